@@ -1,0 +1,137 @@
+"""Safe output files: write under a temporary name, rename when complete, never clobber.
+
+Functions
+---------
+check_output_path
+    Refuse an existing output unless ``overwrite`` and an unwritable directory.
+atomic_output
+    Context manager yielding a temporary path in the target directory; renamed over the
+    final path on success, removed (or kept as a marked partial file) on failure.
+partial_path
+    The name under which an interrupted output is kept when asked.
+write_json
+    Atomically write a JSON document.
+
+A rename within one directory is atomic on POSIX file systems (``os.replace``), so a
+reader never sees a half-written file under the final name, whatever interrupts us.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import OutputExistsError, VentralColumnsError
+
+__all__ = ["check_output_path", "atomic_output", "partial_path", "write_json", "json_default"]
+
+logger = logging.getLogger(__name__)
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps`` hook for numpy scalars and arrays."""
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """``run.h5`` → ``run.partial.h5``: where an interrupted output is kept on request."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def check_output_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Validate an output path before any work is done.
+
+    Parameters
+    ----------
+    path : path-like
+        Final output file.
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The path, with a missing parent directory created.
+
+    Raises
+    ------
+    OutputExistsError
+        The file exists and ``overwrite`` is false.
+    VentralColumnsError
+        The path is a directory, or the directory cannot be created or written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise VentralColumnsError(f"output {path} is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"output {path} exists; pass --overwrite (overwrite=True) to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VentralColumnsError(f"cannot create output directory {path.parent}: {exc.strerror}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise VentralColumnsError(f"output directory {path.parent} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike[str], overwrite: bool = False, keep_partial: bool = False
+) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path : path-like
+        Final output file.
+    overwrite : bool
+        Allow replacing an existing file (checked before and again at the rename).
+    keep_partial : bool
+        On failure keep what was written as :func:`partial_path` instead of deleting it.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is false.
+    """
+    final = check_output_path(path, overwrite)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+    except BaseException:
+        if tmp.exists():
+            if keep_partial:
+                kept = partial_path(final)
+                os.replace(tmp, kept)
+                logger.warning("interrupted: kept the partial output as %s", kept)
+            else:
+                tmp.unlink()
+        raise
+    if final.exists() and not overwrite:
+        tmp.unlink(missing_ok=True)
+        raise OutputExistsError(f"output {final} appeared while writing; not replaced")
+    os.replace(tmp, final)
+
+
+def write_json(path: str | os.PathLike[str], document: Any, overwrite: bool = False) -> Path:
+    """Atomically write ``document`` as indented JSON (numpy values converted)."""
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, default=json_default, allow_nan=True)
+            handle.write("\n")
+    return Path(path)

@@ -1,0 +1,129 @@
+"""The ``ventral-columns`` command line.
+
+Subcommands import what they need lazily, so ``--version``, ``info`` and ``--help`` answer
+without importing Brian2. User errors (:class:`~analysis.errors.VentralColumnsError`)
+print one line and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from analysis.errors import VentralColumnsError
+from analysis.provenance import package_version
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("ventral_columns.cli")
+
+#: Exit status of user errors (bad input, existing outputs), as argparse uses.
+EXIT_USAGE = 2
+#: Exit status after Ctrl-C / SIGTERM (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from analysis.hdf5_io import file_info
+
+    info = file_info(args.file)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    state = "complete" if info["complete"] else "PARTIAL (interrupted run)"
+    print(f"{info['path']}: ventral-columns file format {info['format_version']}, {state}")
+    print(f"{'population':<18}{'n_nodes':>9}{'n_spikes':>12}{'t_start (s)':>13}{'t_stop (s)':>12}{'rate (Hz)':>11}")
+    for name, pop in info["populations"].items():
+        rate = pop["mean_rate_hz"]
+        rate_txt = "-" if math.isnan(rate) else f"{rate:.3f}"
+        print(
+            f"{name:<18}{pop['n_nodes']:>9}{pop['n_spikes']:>12}{pop['t_start_s']:>13.3f}"
+            f"{pop['t_stop_s']:>12.3f}{rate_txt:>11}"
+        )
+    print(f"trials: {info['n_trials']}; groups: {', '.join(info['groups'])}")
+    prov = info["provenance"]
+    if any(v is not None for v in prov.values()):
+        print(
+            f"package {prov['package_version']} (git {prov['git_revision']}), device {prov['device']}, "
+            f"threads {prov['threads']}, biological time {prov['biological_time_s']} s"
+        )
+        if prov.get("seeds"):
+            print("seeds: " + ", ".join(f"{k}={v}" for k, v in prov["seeds"].items()))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from circuits.demo import run_demo
+
+    run_demo(args.out, overwrite=args.overwrite, seed=args.seed)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (used by :func:`main` and the docs)."""
+    parser = argparse.ArgumentParser(
+        prog="ventral-columns",
+        description="Spiking laminar columns chained into a ventral stream (LGN -> V1 -> V2 -> V4 -> IT).",
+    )
+    parser.add_argument("--version", action="version", version=f"ventral-columns {package_version()}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = sub.add_parser("info", help="summarise an output HDF5 file", description="Summarise an output HDF5 file.")
+    info.add_argument("file", help="HDF5 file written by ventral-columns (or any SONATA spike file)")
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    info.set_defaults(handler=_cmd_info)
+
+    demo = sub.add_parser(
+        "demo", help="run the default experiment at laptop scale", description="Run the laptop-scale demo."
+    )
+    demo.add_argument("--out", default="demo-output", help="output directory (default: demo-output)")
+    demo.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    demo.add_argument("--seed", type=_positive_int, default=1, help="master seed (default 1)")
+    demo.set_defaults(handler=_cmd_demo)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Hooks that add subcommands owned by other modules: ``register(subparsers)``.
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args) or 0)
+    except VentralColumnsError as exc:
+        print(f"ventral-columns: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ventral-columns: interrupted; finished outputs were kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
