@@ -64,6 +64,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Experiments of ``ventral-columns experiment NAME``: name -> "module:function". The
+#: function takes the parsed arguments and returns an exit status; it is imported only
+#: when its experiment is run.
+EXPERIMENTS: dict[str, str] = {
+    "pd14": "circuits.pd14:run_from_cli",
+}
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    import importlib
+
+    module_name, func_name = EXPERIMENTS[args.name].split(":")
+    return int(getattr(importlib.import_module(module_name), func_name)(args) or 0)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -96,6 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     demo.add_argument("--seed", type=_positive_int, default=1, help="master seed (default 1)")
     demo.set_defaults(handler=_cmd_demo)
+
+    exp = sub.add_parser(
+        "experiment",
+        help="run a named experiment (pd14, calibrate, edge-tuning, ...)",
+        description="Run a named experiment: every variant x seed, HDF5 files, results.json and figures.",
+    )
+    exp.add_argument("name", choices=sorted(EXPERIMENTS), help="experiment name")
+    exp.add_argument("--out", default=None, help="output directory (default: output/<name>)")
+    exp.add_argument("--scale", type=_positive_float, default=None, help="network scale factor")
+    exp.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds")
+    exp.add_argument("--device", choices=["runtime", "cpp_standalone"], default="runtime", help="Brian2 device")
+    exp.add_argument("--threads", type=_positive_int, default=1, help="OpenMP threads (cpp_standalone)")
+    exp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    exp.add_argument("--variants", nargs="+", default=None, help="topology variants to run")
+    exp.set_defaults(handler=_cmd_experiment)
 
     for register in _EXTRA_COMMANDS:
         register(sub)
