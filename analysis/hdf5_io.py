@@ -135,9 +135,11 @@ class SpikeFileWriter:
         If the writer is aborted (an exception inside the ``with`` block, or
         :meth:`abort`), keep what was written as ``<stem>.partial<suffix>`` with the root
         attribute ``complete = False`` instead of deleting it.
-    compression : {"gzip", None}
-        Filter of the spike datasets. gzip (level 1, with shuffle) is readable by every
-        HDF5 installation, unlike lzf, so libsonata and BMTK can read the file.
+    compression : {None, "gzip"}
+        Filter of the spike datasets. Default ``None``: the HDF5 library inside the
+        libsonata wheels has no deflate filter, so compressed spikes would be unreadable
+        by that SONATA reader. ``"gzip"`` (level 1, with shuffle) halves the size for
+        readers built with zlib (h5py, BMTK).
     chunk_size : int
         Elements per HDF5 chunk of the spike datasets.
 
@@ -159,7 +161,7 @@ class SpikeFileWriter:
         path: str | os.PathLike[str],
         overwrite: bool = False,
         keep_partial: bool = False,
-        compression: str | None = "gzip",
+        compression: str | None = None,
         chunk_size: int = _CHUNK,
     ) -> None:
         if compression not in ("gzip", None):
@@ -176,13 +178,15 @@ class SpikeFileWriter:
         self._n_nodes: dict[str, int] = {}
         self._provenance: dict[str, Any] | None = None
         self._closed = False
-        self._file = h5py.File(self._tmp, "w", libver="latest")
+        # The default (earliest) format keeps files readable by older HDF5 libraries, e.g. the
+        # HDF5 1.14 inside libsonata; libver="latest" writes layout messages they reject.
+        self._file = h5py.File(self._tmp, "w", track_order=True)  # populations keep their order
         self._file.attrs.create("magic", MAGIC, dtype=np.uint32)
         self._file.attrs.create("version", np.array(SONATA_VERSION, dtype=np.uint32))
         self._file.attrs["format"] = "ventral-columns"
         self._file.attrs["format_version"] = FORMAT_VERSION
         self._file.attrs["complete"] = False
-        self._file.create_group("spikes")
+        self._file.create_group("spikes", track_order=True)
 
     # -- context manager --------------------------------------------------------------
     def __enter__(self) -> SpikeFileWriter:
@@ -299,14 +303,16 @@ class SpikeFileWriter:
         self._check_open()
         n_rows = self._n_nodes.get(population)
         table = validate_table(f"nodes/{population}", table, n_rows)
-        group = self._file.require_group("nodes").create_group(population)
+        if "nodes" not in self._file:
+            self._file.create_group("nodes", track_order=True)
+        group = self._file["nodes"].create_group(population, track_order=True)
         _write_table(group, table, {})
 
     def write_trials(self, table: Mapping[str, Any]) -> None:
         """Write ``/trials``, the epoch table (``start``, ``stop`` in s, plus any columns)."""
         self._check_open()
         record = SpikeRecord(spikes={}, trials=dict(table))  # validates the required columns
-        group = self._file.create_group("trials")
+        group = self._file.create_group("trials", track_order=True)
         _write_table(group, record.trials or {}, {"start": "s", "stop": "s"})
 
     def write_stimulus(self, description: Mapping[str, Any], arrays: Mapping[str, np.ndarray] | None = None) -> None:
@@ -316,7 +322,8 @@ class SpikeFileWriter:
         _json_dataset(group, "protocol", dict(description))
         for key, arr in (arrays or {}).items():
             arr = np.asarray(arr)
-            opts = self._filters if arr.ndim and arr.size > 1024 else {}
+            # Stimulus frames compress well and no SONATA reader looks at them.
+            opts = {"compression": "gzip", "compression_opts": 1, "shuffle": True} if arr.ndim and arr.size > 1024 else {}
             group.create_dataset(key, data=arr, **opts)
 
     def write_currents(self, population: str, table: Mapping[str, Any]) -> None:
@@ -326,7 +333,9 @@ class SpikeFileWriter:
         """
         self._check_open()
         SpikeRecord(spikes={}, currents={population: dict(table)})  # validates shapes
-        group = self._file.require_group("currents").create_group(population)
+        if "currents" not in self._file:
+            self._file.create_group("currents", track_order=True)
+        group = self._file["currents"].create_group(population, track_order=True)
         for key, values in table.items():
             values = np.asarray(values)
             if key == "node_ids":
@@ -397,7 +406,7 @@ class SpikeFileWriter:
 
 
 def write_spike_record(
-    record: SpikeRecord, path: str | os.PathLike[str], overwrite: bool = False, compression: str | None = "gzip"
+    record: SpikeRecord, path: str | os.PathLike[str], overwrite: bool = False, compression: str | None = None
 ) -> Path:
     """Write a whole :class:`SpikeRecord` to ``path`` atomically.
 
