@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from analysis.errors import VentralColumnsError
+from analysis.errors import ConfigError, VentralColumnsError
 from analysis.provenance import package_version
 
 __all__ = ["main", "build_parser"]
@@ -54,6 +54,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
         )
         if prov.get("seeds"):
             print("seeds: " + ", ".join(f"{k}={v}" for k, v in prov["seeds"].items()))
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from circuits.config import default_config, format_config, load_config
+
+    if args.action == "check":
+        if args.config is None:
+            raise ConfigError("config check: give a CONFIG file to check")
+        load_config(args.config)
+        print(f"{args.config}: ok")
+        return 0
+    resolved = default_config() if args.config is None else load_config(args.config)
+    print(format_config(resolved, with_doc=args.doc), end="")
     return 0
 
 
@@ -113,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", help="HDF5 file written by ventral-columns (or any SONATA spike file)")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(handler=_cmd_info)
+
+    config = sub.add_parser(
+        "config",
+        help="show the resolved configuration or check a TOML file",
+        description="show: print the resolved configuration (defaults when no file is given); check: validate a file.",
+    )
+    config.add_argument("action", choices=["show", "check"])
+    config.add_argument("config", nargs="?", default=None, help="TOML configuration file")
+    config.add_argument("--doc", action="store_true", help="show: comment every key with its meaning")
+    config.set_defaults(handler=_cmd_config)
 
     demo = sub.add_parser(
         "demo", help="run the default experiment at laptop scale", description="Run the laptop-scale demo."

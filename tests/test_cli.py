@@ -75,3 +75,15 @@ def test_demo_writes_outputs_and_refuses_to_overwrite(tmp_path):
     assert rates["v1_l4_exc"] == pytest.approx(4.0, rel=0.05)
     _assert_user_error(_cli("demo", "--out", str(out)), "--overwrite")
     assert _cli("demo", "--out", str(out), "--overwrite").returncode == 0
+
+
+def test_config_show_and_check(tmp_path):
+    shown = _cli("config", "show", "--doc")
+    assert shown.returncode == 0 and 'variant = "residual"' in shown.stdout
+    good = tmp_path / "good.toml"
+    good.write_text(shown.stdout)
+    proc = _cli("config", "check", str(good))
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{good}: ok"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[stream]\nvarient = "residual"\n')
+    _assert_user_error(_cli("config", "check", str(bad)), "stream.varient: unknown key (did you mean 'variant'?)")
