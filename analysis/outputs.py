@@ -110,7 +110,8 @@ def atomic_output(
         ``path`` exists and ``overwrite`` is false.
     """
     final = check_output_path(path, overwrite)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    # hidden, unique, and ending in the final suffix (writers such as pynwb check it)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
         yield tmp
     except BaseException:

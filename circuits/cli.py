@@ -71,6 +71,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from analysis.hdf5_io import read_spike_record
+    from analysis.interop import export_nwb
+
+    record = read_spike_record(args.file)
+    path = export_nwb(record, args.nwb, overwrite=args.overwrite)
+    print(f"wrote {path}: {sum(st.n_nodes for st in record)} units, {record.n_trials} trials")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from circuits.demo import run_demo
 
@@ -127,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", help="HDF5 file written by ventral-columns (or any SONATA spike file)")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(handler=_cmd_info)
+
+    export = sub.add_parser("export", help="export an output file to NWB", description="Export an output file to NWB.")
+    export.add_argument("file", help="HDF5 file written by ventral-columns")
+    export.add_argument("--nwb", required=True, help="NWB file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing NWB file")
+    export.set_defaults(handler=_cmd_export)
 
     config = sub.add_parser(
         "config",

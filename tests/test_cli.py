@@ -87,3 +87,11 @@ def test_config_show_and_check(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[stream]\nvarient = "residual"\n')
     _assert_user_error(_cli("config", "check", str(bad)), "stream.varient: unknown key (did you mean 'variant'?)")
+
+
+def test_export_nwb(tmp_path):
+    st = SpikeTrains("v1_l4_exc", [0, 1], [0.1, 0.2], n_nodes=3, t_start=0.0, t_stop=1.0)
+    path = write_spike_record(SpikeRecord(spikes={st.population: st}, trials={"start": [0.0], "stop": [1.0]}), tmp_path / "r.h5")
+    proc = _cli("export", str(path), "--nwb", str(tmp_path / "r.nwb"))
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("3 units, 1 trials")
+    _assert_user_error(_cli("export", str(path), "--nwb", str(tmp_path / "r.nwb")), "--overwrite")
