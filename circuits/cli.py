@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -195,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    # SIGTERM (a scheduler or `kill`) stops like Ctrl-C: writers abort cleanly, finished
+    # outputs stay, partial ones are marked or removed.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         return int(args.handler(args) or 0)
     except VentralColumnsError as exc:
@@ -203,6 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ventral-columns: interrupted; finished outputs were kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":  # pragma: no cover
