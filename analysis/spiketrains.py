@@ -54,6 +54,8 @@ def _as_node_ids(node_ids: Any, population: str) -> np.ndarray:
     if raw.dtype.kind == "f":
         if not np.all(np.isfinite(raw)) or not np.all(raw == np.floor(raw)):
             raise SpikeDataError(f"{population}: node_ids must be whole numbers")
+        if raw.max() >= 2.0**63:
+            raise SpikeDataError(f"{population}: node_ids must be < 2**63, got {raw.max():g}")
     elif raw.dtype.kind not in "iub":
         raise SpikeDataError(f"{population}: node_ids must be integers, got dtype {raw.dtype}")
     if raw.dtype.kind in "if" and raw.min() < 0:

@@ -255,12 +255,20 @@ def _validate_value(key: str, value: Any, option: Option) -> Any:
     raise AssertionError(f"unknown option kind {kind}")  # a schema bug, not user input
 
 
+def _shown(name: Any) -> str:
+    """A user-given name fit for a one-line message (quoted when it is not plain)."""
+    text = str(name)
+    return text if text.isprintable() and text.strip() == text and text else repr(name)
+
+
 def _resolve_table(prefix: str, user: Mapping[str, Any], schema: Mapping[str, Option]) -> dict[str, Any]:
     if not isinstance(user, Mapping):
         raise ConfigError(f"{prefix}: expected a table, got {type(user).__name__}")
     for key in user:
         if key not in schema:
-            raise ConfigError(f"{prefix}.{key}: unknown key{suggest(key, schema)}; valid keys: {', '.join(schema)}")
+            raise ConfigError(
+                f"{prefix}.{_shown(key)}: unknown key{suggest(str(key), schema)}; valid keys: {', '.join(schema)}"
+            )
     out = {}
     for key, option in schema.items():
         value = user.get(key, option.default)
@@ -287,7 +295,9 @@ def resolve_config(user: Mapping[str, Any]) -> dict[str, Any]:
     valid = list(SCHEMA) + list(LIST_TABLES)
     for table in user:
         if table not in valid:
-            raise ConfigError(f"{table}: unknown table{suggest(table, valid)}; valid tables: {', '.join(valid)}")
+            raise ConfigError(
+                f"{_shown(table)}: unknown table{suggest(str(table), valid)}; valid tables: {', '.join(valid)}"
+            )
     resolved: dict[str, Any] = {name: _resolve_table(name, user.get(name, {}), schema) for name, schema in SCHEMA.items()}
     for name, schema in LIST_TABLES.items():
         entries = user.get(name, [])
