@@ -1,0 +1,342 @@
+"""Private Numba kernels of the analyses: flat arrays in, arrays out, no validation.
+
+This is the ONLY module of the project that imports :mod:`numba`. The public wrappers in
+:mod:`analysis.binning`, :mod:`analysis.spike_stats`, :mod:`analysis.variability` and
+:mod:`analysis.receptive_fields` validate and convert their input (float64 times sorted
+by time, int64 node ids, int64 indices) before calling a kernel; a kernel trusts it.
+
+Kernels
+-------
+bin_index
+    Elephant's bin index of one spike time (``BinnedSpikeTrain`` rounding rule).
+bin_counts
+    Spike counts ``(n_windows, n_nodes, n_bins)`` from time-sorted spikes.
+binned_spike_lists
+    The same binning as a sparse CSR list of bin indices per (window, node).
+cch_pairs
+    Cross-correlogram counts of many neuron pairs, summed over windows.
+isi_moments
+    Per-neuron ISI mean and squared deviations, and the CV2/LV pair sums.
+sta_accumulate
+    Add one block of stimulus frames to the spike-triggered sums of every neuron.
+pair_covariance
+    Sample covariance of selected rows of a matrix (pairs of neurons).
+
+Design (spikeinterface ``postprocessing/correlograms.py``, STUMPY ``stump.py``): kernels
+are compiled lazily on first call (``njit`` without signatures, so importing the package
+compiles nothing), cached on disk only when ``NUMBA_CACHE_DIR`` is set (``cache=True``
+would fail in a read-only install), use ``error_model="numpy"`` so that 0/0 gives NaN as
+in numpy and Elephant, and are serial: every sum is accumulated in a fixed order, so a
+result never changes between runs or with the number of threads. Every kernel has a
+plain-Python twin in ``tests/reference_impl.py`` and the kernel tests also run with
+``NUMBA_DISABLE_JIT=1``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+import numpy as np
+
+__all__ = [
+    "bin_index",
+    "bin_counts",
+    "binned_spike_lists",
+    "cch_pairs",
+    "isi_moments",
+    "sta_accumulate",
+    "pair_covariance",
+]
+
+#: Persist compiled kernels only where the user asked for a cache directory.
+_CACHE = bool(os.environ.get("NUMBA_CACHE_DIR"))
+
+
+def _jit(func):
+    return numba.njit(cache=_CACHE, error_model="numpy", nogil=True)(func)
+
+
+@_jit
+def bin_index(t, w0, inv_bin_size, tolerance):
+    """Bin of time ``t`` in a window starting at ``w0``, Elephant's rounding rule.
+
+    ``x = (t - w0) * inv_bin_size``; when the fractional part of ``x`` is within
+    ``tolerance`` of 1 the spike is moved into the next bin (``elephant.utils.
+    round_binning_errors``); the bin is ``int(x)``. ``tolerance <= 0`` disables the shift.
+    """
+    x = (t - w0) * inv_bin_size
+    if tolerance > 0.0 and x % 1.0 >= 1.0 - tolerance:
+        x += 0.5
+    return int(x)
+
+
+@_jit
+def bin_counts(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance):
+    """Spike counts per window, node and bin.
+
+    Parameters
+    ----------
+    times : float64[n_spikes]
+        Spike times (s), non-decreasing.
+    node_ids : int64[n_spikes]
+        Node of each spike, ``0 <= id < n_nodes``.
+    win_start, win_stop : float64[n_windows]
+        Window edges (s); spikes with ``win_start <= t <= win_stop`` are binned and bins
+        ``>= n_bins`` dropped, as ``elephant.conversion.BinnedSpikeTrain`` does.
+    n_nodes, n_bins : int
+    inv_bin_size : float
+        ``1 / bin_size`` (1/s), multiplied as Elephant does (not a division).
+    tolerance : float
+        Elephant's rounding tolerance in bins (1e-8 there); 0 disables it.
+
+    Returns
+    -------
+    counts : int32[n_windows, n_nodes, n_bins]
+    """
+    n_windows = win_start.shape[0]
+    counts = np.zeros((n_windows, n_nodes, n_bins), dtype=np.int32)
+    for w in range(n_windows):
+        w0 = win_start[w]
+        lo = np.searchsorted(times, w0, side="left")
+        hi = np.searchsorted(times, win_stop[w], side="right")
+        for s in range(lo, hi):
+            b = bin_index(times[s], w0, inv_bin_size, tolerance)
+            if b < n_bins:
+                counts[w, node_ids[s], b] += 1
+    return counts
+
+
+@_jit
+def binned_spike_lists(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance):
+    """Sparse form of :func:`bin_counts`: the bin of every binned spike, per (window, node).
+
+    Returns
+    -------
+    indptr : int64[n_windows * n_nodes + 1]
+        Spikes of window ``w`` and node ``i`` are ``bins[indptr[k]:indptr[k + 1]]`` with
+        ``k = w * n_nodes + i``.
+    bins : int64[n_binned]
+        Bin indices, non-decreasing within each (window, node) row; a bin holding two
+        spikes appears twice.
+    """
+    n_windows = win_start.shape[0]
+    n_rows = n_windows * n_nodes
+    row_count = np.zeros(n_rows, dtype=np.int64)
+    for w in range(n_windows):
+        w0 = win_start[w]
+        lo = np.searchsorted(times, w0, side="left")
+        hi = np.searchsorted(times, win_stop[w], side="right")
+        for s in range(lo, hi):
+            if bin_index(times[s], w0, inv_bin_size, tolerance) < n_bins:
+                row_count[w * n_nodes + node_ids[s]] += 1
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for k in range(n_rows):
+        indptr[k + 1] = indptr[k] + row_count[k]
+    fill = indptr[:-1].copy()
+    bins = np.zeros(indptr[n_rows], dtype=np.int64)
+    for w in range(n_windows):
+        w0 = win_start[w]
+        lo = np.searchsorted(times, w0, side="left")
+        hi = np.searchsorted(times, win_stop[w], side="right")
+        for s in range(lo, hi):
+            b = bin_index(times[s], w0, inv_bin_size, tolerance)
+            if b < n_bins:
+                k = w * n_nodes + node_ids[s]
+                bins[fill[k]] = b
+                fill[k] += 1
+    return indptr, bins
+
+
+@_jit
+def cch_pairs(indptr, bins, n_nodes, n_windows, pairs, max_lag):
+    """Cross-correlogram counts ``C[p, k + max_lag] = sum_w sum_t x_i[t] x_j[t + k]``.
+
+    Parameters
+    ----------
+    indptr, bins : int64 arrays
+        Output of :func:`binned_spike_lists`.
+    n_nodes, n_windows : int
+    pairs : int64[n_pairs, 2]
+        ``(i, j)`` rows; a positive lag means that ``j`` fires after ``i``
+        (``elephant.spike_train_correlation.cross_correlation_histogram`` convention).
+    max_lag : int
+        Largest lag in bins; lags are ``-max_lag .. max_lag``.
+
+    Returns
+    -------
+    cch : int64[n_pairs, 2 * max_lag + 1]
+    """
+    n_pairs = pairs.shape[0]
+    n_lags = 2 * max_lag + 1
+    out = np.zeros((n_pairs, n_lags), dtype=np.int64)
+    for p in range(n_pairs):
+        a = pairs[p, 0]
+        b = pairs[p, 1]
+        for w in range(n_windows):
+            ka = w * n_nodes + a
+            kb = w * n_nodes + b
+            b_lo = indptr[kb]
+            b_hi = indptr[kb + 1]
+            if b_lo == b_hi:
+                continue
+            first = b_lo
+            for s in range(indptr[ka], indptr[ka + 1]):
+                t = bins[s]
+                # bins of row a are non-decreasing, so the window start only moves right
+                while first < b_hi and bins[first] < t - max_lag:
+                    first += 1
+                q = first
+                while q < b_hi and bins[q] <= t + max_lag:
+                    out[p, bins[q] - t + max_lag] += 1
+                    q += 1
+    return out
+
+
+@_jit
+def isi_moments(times, node_ids, win_start, win_stop, n_nodes):
+    """Inter-spike-interval sums per neuron, ISIs taken within each window only.
+
+    Two passes over the spikes (mean first, then squared deviations from it), so the
+    variance does not lose precision to cancellation for regular trains.
+
+    Parameters
+    ----------
+    times : float64[n_spikes]
+        Non-decreasing spike times (s).
+    node_ids : int64[n_spikes]
+    win_start, win_stop : float64[n_windows]
+        Spikes with ``win_start <= t < win_stop`` form one train per neuron and window;
+        ISIs never span two windows.
+    n_nodes : int
+
+    Returns
+    -------
+    n_isi : int64[n_nodes]
+        Number of ISIs.
+    mean : float64[n_nodes]
+        Mean ISI (s); NaN without ISI.
+    m2 : float64[n_nodes]
+        Sum of squared deviations of the ISIs from ``mean`` (s²).
+    n_pairs : int64[n_nodes]
+        Number of consecutive ISI pairs ``(I_k, I_{k+1})``.
+    sum_abs : float64[n_nodes]
+        ``sum |I_{k+1} - I_k| / (I_{k+1} + I_k)`` over the pairs (CV2 = 2 × mean).
+    sum_sq : float64[n_nodes]
+        ``sum ((I_{k+1} - I_k) / (I_{k+1} + I_k))²`` (LV = 3 × mean).
+    """
+    n_isi = np.zeros(n_nodes, dtype=np.int64)
+    total = np.zeros(n_nodes, dtype=np.float64)
+    n_pairs = np.zeros(n_nodes, dtype=np.int64)
+    sum_abs = np.zeros(n_nodes, dtype=np.float64)
+    sum_sq = np.zeros(n_nodes, dtype=np.float64)
+    last_t = np.zeros(n_nodes, dtype=np.float64)
+    last_isi = np.zeros(n_nodes, dtype=np.float64)
+    spike_win = np.full(n_nodes, -1, dtype=np.int64)
+    isi_win = np.full(n_nodes, -1, dtype=np.int64)
+    n_windows = win_start.shape[0]
+    for w in range(n_windows):
+        lo = np.searchsorted(times, win_start[w], side="left")
+        hi = np.searchsorted(times, win_stop[w], side="left")
+        for s in range(lo, hi):
+            i = node_ids[s]
+            t = times[s]
+            if spike_win[i] == w:
+                isi = t - last_t[i]
+                n_isi[i] += 1
+                total[i] += isi
+                if isi_win[i] == w:
+                    ratio = (isi - last_isi[i]) / (last_isi[i] + isi)
+                    n_pairs[i] += 1
+                    sum_abs[i] += abs(ratio)
+                    sum_sq[i] += ratio * ratio
+                last_isi[i] = isi
+                isi_win[i] = w
+            last_t[i] = t
+            spike_win[i] = w
+    mean = np.full(n_nodes, np.nan)
+    for i in range(n_nodes):
+        if n_isi[i] > 0:
+            mean[i] = total[i] / n_isi[i]
+    m2 = np.zeros(n_nodes, dtype=np.float64)
+    spike_win[:] = -1
+    for w in range(n_windows):
+        lo = np.searchsorted(times, win_start[w], side="left")
+        hi = np.searchsorted(times, win_stop[w], side="left")
+        for s in range(lo, hi):
+            i = node_ids[s]
+            t = times[s]
+            if spike_win[i] == w:
+                d = (t - last_t[i]) - mean[i]
+                m2[i] += d * d
+            last_t[i] = t
+            spike_win[i] = w
+    return n_isi, mean, m2, n_pairs, sum_abs, sum_sq
+
+
+@_jit
+def sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_node, lags):
+    """Add one block of frames to the spike-triggered sums, in place.
+
+    Parameters
+    ----------
+    sta_sum : float64[n_nodes, n_lags, n_pixels]
+        Running sum of the frames shown ``lags[l]`` frames before each spike's frame.
+    n_spikes : int64[n_nodes, n_lags]
+        Running number of (spike, lag) terms added (a lag whose frame lies before the
+        first frame or after the last one is not counted).
+    frames : float64[n_block, n_pixels]
+        Frames ``block_start .. block_start + n_block - 1``.
+    block_start : int
+    spike_frame : int64[n_spikes]
+        Index of the frame on screen at each spike, non-decreasing.
+    spike_node : int64[n_spikes]
+    lags : int64[n_lags]
+        Non-negative frame lags.
+    """
+    n_block = frames.shape[0]
+    n_pix = frames.shape[1]
+    n_lags = lags.shape[0]
+    for s in range(spike_frame.shape[0]):
+        i = spike_node[s]
+        for li in range(n_lags):
+            f = spike_frame[s] - lags[li] - block_start
+            if 0 <= f < n_block:
+                n_spikes[i, li] += 1
+                for p in range(n_pix):
+                    sta_sum[i, li, p] += frames[f, p]
+
+
+@_jit
+def pair_covariance(x, pairs, ddof):
+    """Covariance of rows ``x[i]`` and ``x[j]`` for each pair, centred two-pass.
+
+    Parameters
+    ----------
+    x : float64[n_rows, n_samples]
+    pairs : int64[n_pairs, 2]
+    ddof : int
+        Delta degrees of freedom (1 as in ``numpy.cov``).
+
+    Returns
+    -------
+    cov : float64[n_pairs]
+        NaN when ``n_samples <= ddof``.
+    """
+    n_rows = x.shape[0]
+    n = x.shape[1]
+    mean = np.zeros(n_rows, dtype=np.float64)
+    for i in range(n_rows):
+        acc = 0.0
+        for k in range(n):
+            acc += x[i, k]
+        mean[i] = acc / n if n > 0 else np.nan
+    out = np.empty(pairs.shape[0], dtype=np.float64)
+    for p in range(pairs.shape[0]):
+        a = pairs[p, 0]
+        b = pairs[p, 1]
+        acc = 0.0
+        for k in range(n):
+            acc += (x[a, k] - mean[a]) * (x[b, k] - mean[b])
+        out[p] = acc / (n - ddof) if n > ddof else np.nan
+    return out

@@ -1,0 +1,109 @@
+"""Plain-Python twins of every kernel of ``analysis/_kernels.py`` (STUMPY ``tests/naive.py``).
+
+Written for clarity, not speed: each loops over neurons, windows or spikes in the most
+direct way, never shares code with the kernel it checks, and returns the same shapes and
+dtypes. ``tests/test_analysis_kernels.py`` compares the two on awkward sizes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def bin_index(t, w0, inv_bin_size, tolerance):
+    """Elephant's ``round_binning_errors`` applied to one spike, written as in Elephant."""
+    values = np.array([(t - w0) * inv_bin_size])
+    if tolerance > 0:
+        mask = 1 - tolerance <= values % 1
+        values[mask] += 0.5
+    return int(values.astype(np.int32)[0])
+
+
+def _in_window(t, w0, w1):
+    return w0 <= t <= w1
+
+
+def bin_counts(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance):
+    counts = np.zeros((len(win_start), n_nodes, n_bins), dtype=np.int32)
+    for w, (w0, w1) in enumerate(zip(win_start, win_stop)):
+        for t, i in zip(times, node_ids):
+            if _in_window(t, w0, w1):
+                b = bin_index(t, w0, inv_bin_size, tolerance)
+                if b < n_bins:
+                    counts[w, i, b] += 1
+    return counts
+
+
+def binned_spike_lists(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance):
+    rows = [[] for _ in range(len(win_start) * n_nodes)]
+    for w, (w0, w1) in enumerate(zip(win_start, win_stop)):
+        for t, i in zip(times, node_ids):
+            if _in_window(t, w0, w1):
+                b = bin_index(t, w0, inv_bin_size, tolerance)
+                if b < n_bins:
+                    rows[w * n_nodes + i].append(b)
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(r) for r in rows])
+    bins = np.array([b for r in rows for b in sorted(r)], dtype=np.int64)
+    return indptr, bins
+
+
+def cch_pairs(indptr, bins, n_nodes, n_windows, pairs, max_lag):
+    """Dense correlation of the binned trains: ``sum_t x_i[t] x_j[t + k]``."""
+    n_bins = int(bins.max()) + 1 if bins.size else 1
+    out = np.zeros((len(pairs), 2 * max_lag + 1), dtype=np.int64)
+    for p, (a, b) in enumerate(pairs):
+        for w in range(n_windows):
+            xa = np.bincount(bins[indptr[w * n_nodes + a] : indptr[w * n_nodes + a + 1]], minlength=n_bins)
+            xb = np.bincount(bins[indptr[w * n_nodes + b] : indptr[w * n_nodes + b + 1]], minlength=n_bins)
+            for k in range(-max_lag, max_lag + 1):
+                total = 0
+                for t in range(n_bins):
+                    if 0 <= t + k < n_bins:
+                        total += xa[t] * xb[t + k]
+                out[p, k + max_lag] += total
+    return out
+
+
+def isi_moments(times, node_ids, win_start, win_stop, n_nodes):
+    n_isi = np.zeros(n_nodes, dtype=np.int64)
+    mean = np.full(n_nodes, np.nan)
+    m2 = np.zeros(n_nodes)
+    n_pairs = np.zeros(n_nodes, dtype=np.int64)
+    sum_abs = np.zeros(n_nodes)
+    sum_sq = np.zeros(n_nodes)
+    for i in range(n_nodes):
+        isis, ratios = [], []
+        for w0, w1 in zip(win_start, win_stop):
+            mine = np.array([t for t, j in zip(times, node_ids) if j == i and w0 <= t < w1])
+            intervals = np.diff(mine)
+            isis.extend(intervals.tolist())
+            if intervals.size >= 2:
+                ratios.extend((np.diff(intervals) / (intervals[:-1] + intervals[1:])).tolist())
+        isis = np.array(isis)
+        ratios = np.array(ratios)
+        n_isi[i] = isis.size
+        if isis.size:
+            mean[i] = isis.mean()
+            m2[i] = np.sum((isis - isis.mean()) ** 2)
+        n_pairs[i] = ratios.size
+        sum_abs[i] = np.abs(ratios).sum()
+        sum_sq[i] = (ratios**2).sum()
+    return n_isi, mean, m2, n_pairs, sum_abs, sum_sq
+
+
+def sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_node, lags):
+    for f_s, i in zip(spike_frame, spike_node):
+        for li, lag in enumerate(lags):
+            f = f_s - lag
+            if block_start <= f < block_start + frames.shape[0]:
+                sta_sum[i, li] += frames[f - block_start]
+                n_spikes[i, li] += 1
+
+
+def pair_covariance(x, pairs, ddof):
+    out = np.empty(len(pairs))
+    for p, (a, b) in enumerate(pairs):
+        n = x.shape[1]
+        out[p] = np.cov(x[a], x[b], ddof=ddof)[0, 1] if n > ddof else np.nan
+    return out

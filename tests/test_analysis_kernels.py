@@ -1,0 +1,135 @@
+"""Every Numba kernel of ``analysis/_kernels.py`` equals its plain-Python twin.
+
+Expected values come from ``tests/reference_impl.py`` (independent naive loops). Sizes are
+awkward on purpose (0, 1, primes, empty windows, spikes on bin edges and within the
+rounding tolerance of an edge) and small, so that this file also runs quickly with
+``NUMBA_DISABLE_JIT=1`` (the STUMPY ``test.sh`` coverage pass).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import reference_impl as ref
+
+from analysis import _kernels
+
+SIZES = [0, 1, 2, 7, 13, 31]
+
+
+def _spikes(n_spikes: int, n_nodes: int, seed: int, bin_size: float = 0.01):
+    """Sorted spikes in [0, 0.3] s, a third of them exactly on or 1e-12 s below bin edges."""
+    rng = np.random.default_rng(seed)
+    times = rng.uniform(0.0, 0.3, n_spikes)
+    on_edge = rng.random(n_spikes) < 0.35
+    times[on_edge] = np.round(times[on_edge] / bin_size) * bin_size - rng.choice([0.0, 1e-12], on_edge.sum())
+    times = np.clip(times, 0.0, None)
+    ids = rng.integers(0, max(n_nodes, 1), n_spikes) if n_nodes else np.zeros(0, np.int64)
+    order = np.lexsort((ids, times))
+    return np.ascontiguousarray(times[order]), np.ascontiguousarray(ids[order].astype(np.int64))
+
+
+WINDOWS = [
+    (np.zeros(0), np.zeros(0)),  # no window at all
+    (np.array([0.0]), np.array([0.3])),
+    (np.array([0.0, 0.05, 0.17]), np.array([0.11, 0.16, 0.28])),  # overlapping windows
+    (np.array([0.29]), np.array([0.4])),  # reaching past the last spike
+]
+
+
+@pytest.mark.parametrize("n_spikes", SIZES)
+@pytest.mark.parametrize("window", range(len(WINDOWS)))
+@pytest.mark.parametrize("tolerance", [1e-8, 0.0])
+def test_bin_counts_and_lists_equal_twin(n_spikes, window, tolerance):
+    # expected: the naive per-spike loop of reference_impl (exact integer equality)
+    n_nodes = 3
+    times, ids = _spikes(n_spikes, n_nodes, seed=n_spikes)
+    w0, w1 = WINDOWS[window]
+    args = (times, ids, w0, w1, n_nodes, 11, 1.0 / 0.01, tolerance)
+    got = _kernels.bin_counts(*args)
+    want = ref.bin_counts(*args)
+    assert got.dtype == np.int32 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    indptr, bins = _kernels.binned_spike_lists(*args)
+    r_indptr, r_bins = ref.binned_spike_lists(*args)
+    np.testing.assert_array_equal(indptr, r_indptr)
+    np.testing.assert_array_equal(bins, r_bins)
+
+
+@pytest.mark.parametrize("x", [0.0, 0.3, 2.999999999, 2.9999999999, 3.0, 7.5, 1e-9])
+def test_bin_index_equals_twin(x):
+    # expected: Elephant's round_binning_errors rule as written in reference_impl (exact)
+    for tol in (1e-8, 0.0):
+        assert _kernels.bin_index(x * 0.01, 0.0, 100.0, tol) == ref.bin_index(x * 0.01, 0.0, 100.0, tol)
+
+
+@pytest.mark.parametrize("n_spikes", SIZES)
+@pytest.mark.parametrize("max_lag", [0, 1, 3])
+def test_cch_pairs_equals_twin(n_spikes, max_lag):
+    # expected: dense sum_t x_i[t] x_j[t+k] of reference_impl (exact integer equality)
+    n_nodes = 5
+    times, ids = _spikes(n_spikes, n_nodes, seed=100 + n_spikes)
+    w0, w1 = WINDOWS[2]
+    indptr, bins = _kernels.binned_spike_lists(times, ids, w0, w1, n_nodes, 11, 100.0, 1e-8)
+    pairs = np.array([[0, 1], [1, 0], [2, 2], [4, 3], [3, 4]], dtype=np.int64)
+    got = _kernels.cch_pairs(indptr, bins, n_nodes, w0.size, pairs, max_lag)
+    want = ref.cch_pairs(indptr, bins, n_nodes, w0.size, pairs, max_lag)
+    np.testing.assert_array_equal(got, want)
+    assert _kernels.cch_pairs(indptr, bins, n_nodes, w0.size, np.zeros((0, 2), np.int64), max_lag).shape == (
+        0,
+        2 * max_lag + 1,
+    )
+
+
+@pytest.mark.parametrize("n_spikes", SIZES)
+@pytest.mark.parametrize("window", [1, 2])
+def test_isi_moments_equals_twin(n_spikes, window):
+    # expected: per-neuron numpy diff/mean of reference_impl, to 1e-12 relative
+    # (summation order differs: the kernel sums sequentially, numpy pairwise)
+    n_nodes = 3
+    times, ids = _spikes(n_spikes, n_nodes, seed=200 + n_spikes)
+    w0, w1 = WINDOWS[window]
+    got = _kernels.isi_moments(times, ids, w0, w1, n_nodes)
+    want = ref.isi_moments(times, ids, w0, w1, n_nodes)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+def test_isi_moments_no_spikes_no_nodes():
+    # expected: empty inputs give empty outputs / NaN means (reference_impl)
+    empty = np.zeros(0)
+    got = _kernels.isi_moments(empty, np.zeros(0, np.int64), np.array([-np.inf]), np.array([np.inf]), 2)
+    assert got[0].tolist() == [0, 0] and np.isnan(got[1]).all()
+    got = _kernels.isi_moments(empty, np.zeros(0, np.int64), np.array([-np.inf]), np.array([np.inf]), 0)
+    assert all(a.size == 0 for a in got)
+
+
+@pytest.mark.parametrize("n_spikes", SIZES)
+@pytest.mark.parametrize("block", [(0, 1), (0, 7), (3, 5), (11, 13)])
+def test_sta_accumulate_equals_twin(n_spikes, block):
+    # expected: naive per-spike, per-lag loop of reference_impl, to 1e-12 relative
+    rng = np.random.default_rng(300 + n_spikes)
+    n_nodes, n_pix = 3, 5
+    spike_frame = np.sort(rng.integers(0, 20, n_spikes)).astype(np.int64)
+    spike_node = rng.integers(0, n_nodes, n_spikes).astype(np.int64)
+    start, n_block = block
+    frames = rng.normal(size=(n_block, n_pix))
+    lags = np.array([0, 1, 2, 5], dtype=np.int64)
+    got_sum, got_n = np.zeros((n_nodes, lags.size, n_pix)), np.zeros((n_nodes, lags.size), np.int64)
+    want_sum, want_n = got_sum.copy(), got_n.copy()
+    _kernels.sta_accumulate(got_sum, got_n, frames, start, spike_frame, spike_node, lags)
+    ref.sta_accumulate(want_sum, want_n, frames, start, spike_frame, spike_node, lags)
+    np.testing.assert_array_equal(got_n, want_n)
+    np.testing.assert_allclose(got_sum, want_sum, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_samples", [0, 1, 2, 7, 13])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_pair_covariance_equals_twin(n_samples, ddof):
+    # expected: numpy.cov of reference_impl, to 1e-12 relative
+    rng = np.random.default_rng(400 + n_samples)
+    x = rng.poisson(3.0, size=(5, n_samples)).astype(np.float64)
+    pairs = np.array([[0, 1], [2, 2], [4, 0], [3, 1]], dtype=np.int64)
+    got = _kernels.pair_covariance(x, pairs, ddof)
+    want = ref.pair_covariance(x, pairs, ddof)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)
