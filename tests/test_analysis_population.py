@@ -1,0 +1,147 @@
+"""Population analyses on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis.errors import ConfigError, SpikeDataError
+from analysis.population import (
+    decode_accuracy,
+    lifetime_sparseness,
+    participation_ratio,
+    probe_r2,
+    reduced_rank_cv,
+    reduced_rank_regression,
+    split_half_reliability,
+    trial_to_trial_reliability,
+)
+
+
+def _classes(rng, n_classes=4, n_per_class=40, n_nodes=30, separation=3.0):
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    centres = rng.normal(0.0, separation, size=(n_classes, n_nodes))
+    return rng.normal(size=(labels.size, n_nodes)) + centres[labels], labels
+
+
+def test_decoder_well_separated_classes_above_95_percent():
+    rng = np.random.default_rng(0)
+    responses, labels = _classes(rng)
+    result = decode_accuracy(responses, labels, n_cells=20, n_subsamples=5, seed=1)
+    # class centres ~3 SD apart in each of 20 cells: Bayes error ≈ 0 (issue #6 criterion ≥ 0.95)
+    assert result.accuracy >= 0.95
+    assert result.chance == pytest.approx(0.25, abs=1e-12)  # 4 balanced classes
+    assert result.n_cells == 20 and result.accuracy_per_subsample.shape == (5,)
+
+
+def test_decoder_shuffled_labels_at_chance():
+    rng = np.random.default_rng(2)
+    responses, labels = _classes(rng, n_per_class=50)
+    result = decode_accuracy(responses, labels, n_cells=20, n_subsamples=4, shuffle_labels=True, seed=3)
+    # each subsample scores 200 held-out predictions at chance 1/4: the 99 % binomial interval of one
+    # subsample (scipy.stats.binom) also bounds their mean
+    low, high = stats.binom.interval(0.99, labels.size, 0.25)
+    assert low / labels.size <= result.accuracy <= high / labels.size
+    assert result.shuffled
+
+
+def test_decoder_bad_inputs():
+    rng = np.random.default_rng(0)
+    responses, labels = _classes(rng, n_per_class=4)
+    with pytest.raises(ConfigError, match="n_cells"):
+        decode_accuracy(responses, labels, n_cells=31, n_folds=4)
+    with pytest.raises(ConfigError, match="n_folds"):
+        decode_accuracy(responses, labels, n_folds=5)  # only 4 trials per class
+    with pytest.raises(SpikeDataError, match="labels"):
+        decode_accuracy(responses, labels[:-1])
+    with pytest.raises(SpikeDataError, match="responses"):
+        decode_accuracy(np.full((16, 3), np.nan), labels)
+
+
+def test_probe_noiseless_linear_map_and_independent_data():
+    rng = np.random.default_rng(4)
+    downstream = rng.normal(size=(300, 40))
+    upstream = downstream @ rng.normal(size=(40, 10))
+    exact = probe_r2(downstream, upstream, n_cells=40, seed=0)
+    # noiseless linear map: R² → 1 up to the smallest ridge penalty (1e-3 on z-scored predictors)
+    assert exact.r2 == pytest.approx(1.0, abs=1e-4)
+    independent = probe_r2(downstream, rng.normal(size=(300, 10)), n_cells=20, n_subsamples=3, seed=0)
+    # independent data: the out-of-sample R² of a ridge fit is ≤ 0 in expectation; with 300 trials its
+    # spread is a few hundredths (var ≈ p/n of OLS shrunk by the chosen penalty)
+    assert independent.r2 == pytest.approx(0.0, abs=0.05)
+    assert independent.r2_per_feature.shape == (10,)
+
+
+def test_probe_mismatched_trials():
+    with pytest.raises(SpikeDataError, match="upstream"):
+        probe_r2(np.zeros((10, 3)), np.zeros((9, 2)))
+
+
+def test_reduced_rank_full_rank_equals_least_squares():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(100, 6))
+    y = rng.normal(size=(100, 4))
+    coef, intercept = reduced_rank_regression(x, y, rank=4)
+    # full rank RRR is ordinary least squares with an intercept (Izenman 1975); independent: lstsq
+    design = np.c_[x, np.ones(100)]
+    solution = np.linalg.lstsq(design, y, rcond=None)[0]
+    np.testing.assert_allclose(coef, solution[:6], atol=1e-10)
+    np.testing.assert_allclose(intercept, solution[6], atol=1e-10)
+    # a rank-1 fit has a rank-1 coefficient matrix (singular values: one non-zero)
+    coef1, _ = reduced_rank_regression(x, y, rank=1)
+    assert np.linalg.svd(coef1, compute_uv=False)[1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_reduced_rank_cv_finds_true_rank():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(400, 12))
+    true = rng.normal(size=(12, 3)) @ rng.normal(size=(3, 10))
+    y = x @ true + 0.5 * rng.normal(size=(400, 10))
+    result = reduced_rank_cv(x, y, n_folds=5, seed=0)
+    # generated with rank 3 and SNR ≫ 1 per dimension (source: the generating model)
+    assert result.optimal_rank == 3
+    assert result.r2[2] == pytest.approx(result.full_rank_r2, abs=0.01)
+    with pytest.raises(ConfigError, match="ranks"):
+        reduced_rank_cv(x, y, ranks=[0, 1])
+
+
+def test_lifetime_sparseness_analytic():
+    responses = np.array([[2.0, 0.0, 1.0], [2.0, 0.0, 1.0], [2.0, 5.0, 0.0], [2.0, 0.0, 0.0]])
+    # flat → 0; one non-zero → 1; two equal of four: (1 − (2/4)²/(2/4)) / (1 − 1/4) = 2/3 (Vinje & Gallant 2000)
+    np.testing.assert_allclose(lifetime_sparseness(responses), [0.0, 1.0, 2.0 / 3.0], atol=1e-12)
+    assert np.isnan(lifetime_sparseness(np.zeros(4)))
+    with pytest.raises(SpikeDataError, match="responses"):
+        lifetime_sparseness([[1.0, -1.0], [1.0, 1.0]])
+
+
+def test_reliability_signal_plus_noise():
+    rng = np.random.default_rng(8)
+    n_repeats, n_conditions, n_nodes = 10, 400, 3
+    signal = rng.normal(size=(1, n_conditions, n_nodes))
+    noise_sd = np.array([0.0, 1.0, 2.0])
+    responses = signal + noise_sd * rng.normal(size=(n_repeats, n_conditions, n_nodes))
+    # signal variance 1 plus independent noise σ²: trial-to-trial r → 1/(1+σ²); split-half with
+    # Spearman–Brown → 1/(1+σ²/R) (classical test theory). Sampling SD over 400 conditions ≈ 0.02–0.04.
+    np.testing.assert_allclose(trial_to_trial_reliability(responses), 1 / (1 + noise_sd**2), atol=0.05)
+    expected_full = 1 / (1 + noise_sd**2 / n_repeats)
+    np.testing.assert_allclose(split_half_reliability(responses, n_splits=20, seed=1), expected_full, atol=0.03)
+    with pytest.raises(SpikeDataError, match="responses"):
+        trial_to_trial_reliability(np.zeros((1, 4, 2)))
+
+
+def test_participation_ratio_diagonal_covariance_exact():
+    eigenvalues = np.array([4.0, 2.0, 1.0, 1.0])
+    # (Σλ)²/Σλ² = 64 / 22 (definition, Gao et al. 2017)
+    assert participation_ratio(np.diag(eigenvalues), is_covariance=True) == pytest.approx(64 / 22, rel=1e-12)
+    # rotation invariant: the same spectrum in a rotated basis
+    q, _ = np.linalg.qr(np.random.default_rng(9).normal(size=(4, 4)))
+    assert participation_ratio(q @ np.diag(eigenvalues) @ q.T, is_covariance=True) == pytest.approx(64 / 22, rel=1e-12)
+    # data with exactly that sample covariance: whitened samples scaled by √λ
+    rng = np.random.default_rng(10)
+    z = rng.normal(size=(500, 4))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False)).T)
+    assert participation_ratio(z * np.sqrt(eigenvalues)) == pytest.approx(64 / 22, rel=1e-10)
+    with pytest.raises(SpikeDataError, match="data"):
+        participation_ratio(np.ones((3, 2)), is_covariance=True)
