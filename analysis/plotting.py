@@ -160,7 +160,7 @@ def plot_psth(
     curves = _curves("psth", psth)
     names = _labels("labels", labels, curves.shape[0], "curve")
     edges = t_start + np.arange(curves.shape[1] + 1) * bin_size
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     for curve, name in zip(curves, names):
         ax.stairs(curve, edges, label=name or None, linewidth=1.2)
     if stimulus_onset is not None:
@@ -211,7 +211,7 @@ def plot_tuning_curves(
     errors = None if sem is None else _curves("sem", np.asarray(sem, dtype=np.float64).T)
     names = _labels("labels", labels, curves.shape[0], "neuron")
     order = np.argsort(angles)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
     for k, (curve, name) in enumerate(zip(curves, names)):
         err = None if errors is None else errors[k][order]
         ax.errorbar(angles[order], curve[order], yerr=err, marker="o", markersize=3, capsize=2,
@@ -257,7 +257,8 @@ def plot_rf_maps(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes per map: x "azimuth (deg)", y "elevation (deg)"; plus a colour bar.
+        One axes per map (shared axes; x label "azimuth (deg)" on the bottom panel of each
+        column, y label "elevation (deg)" on the left column) and a colour bar.
     """
     maps = np.asarray(rf_maps, dtype=np.float64)
     maps = maps[None] if maps.ndim == 2 else maps
@@ -268,7 +269,8 @@ def plot_rf_maps(
     names = _labels("titles", titles, maps.shape[0], "cell")
     n_cols = max(1, min(n_columns, maps.shape[0]))
     n_rows = int(np.ceil(maps.shape[0] / n_cols))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.6 * n_cols + 0.8, 2.4 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.6 * n_cols + 0.8, 2.4 * n_rows), squeeze=False,
+                             sharex=True, sharey=True, layout="constrained")
     limit = float(np.nanmax(np.abs(maps))) or 1.0
     dx, dy = (x[1] - x[0]) / 2 if x.size > 1 else 0.5, (y[1] - y[0]) / 2 if y.size > 1 else 0.5
     image = None
@@ -280,11 +282,14 @@ def plot_rf_maps(
                           extent=(x[0] - dx, x[-1] + dx, y[0] - dy, y[-1] + dy))
         if centers_deg is not None and sizes_deg is not None and np.isfinite(sizes_deg[k]):
             ax.add_patch(Circle(tuple(centers_deg[k]), sizes_deg[k] / 2, fill=False, color="k", linewidth=0.8))
-        ax.set_xlabel("azimuth (deg)")
-        ax.set_ylabel("elevation (deg)")
+        # shared axes: label the outer panels only, so labels never overlap neighbours
+        if k // n_cols == n_rows - 1 or k + n_cols >= maps.shape[0]:
+            ax.set_xlabel("azimuth (deg)")
+        if k % n_cols == 0:
+            ax.set_ylabel("elevation (deg)")
         if names[k]:
             ax.set_title(names[k], fontsize="small")
-    fig.colorbar(image, ax=axes.ravel().tolist(), label=colorbar_label, shrink=0.8)
+    fig.colorbar(image, ax=axes, label=colorbar_label, shrink=0.8)
     return fig
 
 
@@ -318,7 +323,8 @@ def plot_fano_factor(
     t = np.asarray(times, dtype=np.float64)
     if not fano:
         raise SpikeDataError("fano: needs at least one station")
-    fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (ax, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.5), gridspec_kw={"width_ratios": [2.2, 1]},
+                                   layout="constrained")
     names, means = [], []
     after = t >= stimulus_onset if stimulus_onset is not None else np.ones(t.size, dtype=bool)
     for station, values in fano.items():
@@ -384,7 +390,8 @@ def plot_stream_metric(
     chosen = list(metrics) if variants is None else list(variants)
     if not chosen:
         raise SpikeDataError("metrics: contains no variant")
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.4 * len(layers), 3.3), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(layers), figsize=(3.4 * len(layers), 3.6), sharey=True, squeeze=False,
+                             layout="constrained")
     positions = np.arange(len(stations))
     width = 0.6 / max(1, len(chosen))
     drawn = 0
@@ -411,7 +418,9 @@ def plot_stream_metric(
     axes[0, 0].set_ylabel(ylabel)
     if drawn == 0:
         raise SpikeDataError(f"metric: {metric!r} has no value for any variant, station and layer")
-    axes[0, -1].legend(frameon=False, fontsize="small")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)), frameon=False,
+               fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
@@ -441,13 +450,15 @@ def plot_noise_transfer_matrix(
     values = np.asarray(matrix, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] != values.shape[1] or values.shape[0] != len(stations):
         raise SpikeDataError(f"matrix: expected shape ({len(stations)}, {len(stations)}), got {values.shape}")
-    fig, ax = plt.subplots(figsize=(1.1 * len(stations) + 2.0, 1.0 * len(stations) + 1.2))
+    fig, ax = plt.subplots(figsize=(1.1 * len(stations) + 2.0, 1.0 * len(stations) + 1.2), layout="constrained")
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu_r", vmin=-limit, vmax=limit)
     for k in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[k, j]):
-                ax.text(j, k, f"{values[k, j]:.2f}", ha="center", va="center", fontsize="small")
+                # white on the dark ends of the colour map, black elsewhere, for legibility
+                colour = "white" if abs(values[k, j]) > 0.6 * limit else "black"
+                ax.text(j, k, f"{values[k, j]:.2f}", ha="center", va="center", fontsize="small", color=colour)
     ax.set_xticks(range(len(stations)), list(stations))
     ax.set_yticks(range(len(stations)), list(stations))
     ax.set_xlabel("noise injected at station j")
@@ -483,7 +494,7 @@ def plot_pathway_charges(
         pathways.extend(p for p in per_pathway if p not in pathways)
     positions = np.arange(len(pathways))
     width = 0.8 / len(charges)
-    fig, ax = plt.subplots(figsize=(1.2 * len(pathways) + 2.5, 3.5))
+    fig, ax = plt.subplots(figsize=(1.2 * len(pathways) + 2.5, 3.5), layout="constrained")
     for v, (variant, per_pathway) in enumerate(charges.items()):
         mean, sem = np.full(len(pathways), np.nan), np.zeros(len(pathways))
         for p, pathway in enumerate(pathways):

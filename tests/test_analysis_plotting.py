@@ -64,7 +64,9 @@ def test_rf_maps_one_axes_per_map_with_degree_labels():
                        sizes_deg=np.ones(3), n_columns=2)
     image_axes = [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
     assert len(image_axes) == 3  # one panel per map (source: input count)
-    assert all(ax.get_xlabel() == "azimuth (deg)" and ax.get_ylabel() == "elevation (deg)" for ax in image_axes)
+    # 2 columns: left panels carry the elevation label, the lowest panel of each column the azimuth one
+    assert [ax.get_ylabel() for ax in image_axes] == ["elevation (deg)", "", "elevation (deg)"]
+    assert [ax.get_xlabel() for ax in image_axes] == ["", "azimuth (deg)", "azimuth (deg)"]
     # symmetric colour scale at the largest |value| (source: documented behaviour)
     assert image_axes[0].images[0].get_clim() == pytest.approx((-np.abs(maps).max(), np.abs(maps).max()), rel=1e-12)
     assert fig.axes[-1].get_ylabel() == "STA (a.u.)"
