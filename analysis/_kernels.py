@@ -122,19 +122,13 @@ def binned_spike_lists(times, node_ids, win_start, win_stop, n_nodes, n_bins, in
     """
     n_windows = win_start.shape[0]
     n_rows = n_windows * n_nodes
-    row_count = np.zeros(n_rows, dtype=np.int64)
+    total = 0
     for w in range(n_windows):
-        w0 = win_start[w]
-        lo = np.searchsorted(times, w0, side="left")
-        hi = np.searchsorted(times, win_stop[w], side="right")
-        for s in range(lo, hi):
-            if bin_index(times[s], w0, inv_bin_size, tolerance) < n_bins:
-                row_count[w * n_nodes + node_ids[s]] += 1
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    for k in range(n_rows):
-        indptr[k + 1] = indptr[k] + row_count[k]
-    fill = indptr[:-1].copy()
-    bins = np.zeros(indptr[n_rows], dtype=np.int64)
+        total += np.searchsorted(times, win_stop[w], side="right") - np.searchsorted(times, win_start[w], side="left")
+    # one pass collects (row, bin) in time order, a stable counting sort groups the rows
+    rows = np.empty(total, dtype=np.int64)
+    found = np.empty(total, dtype=np.int64)
+    m = 0
     for w in range(n_windows):
         w0 = win_start[w]
         lo = np.searchsorted(times, w0, side="left")
@@ -142,9 +136,19 @@ def binned_spike_lists(times, node_ids, win_start, win_stop, n_nodes, n_bins, in
         for s in range(lo, hi):
             b = bin_index(times[s], w0, inv_bin_size, tolerance)
             if b < n_bins:
-                k = w * n_nodes + node_ids[s]
-                bins[fill[k]] = b
-                fill[k] += 1
+                rows[m] = w * n_nodes + node_ids[s]
+                found[m] = b
+                m += 1
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for k in range(m):
+        indptr[rows[k] + 1] += 1
+    for k in range(n_rows):
+        indptr[k + 1] += indptr[k]
+    fill = indptr[:-1].copy()
+    bins = np.empty(m, dtype=np.int64)
+    for k in range(m):
+        bins[fill[rows[k]]] = found[k]
+        fill[rows[k]] += 1
     return indptr, bins
 
 
