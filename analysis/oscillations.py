@@ -127,7 +127,9 @@ def power_spectrum(
     return freqs, psd
 
 
-def _spectrum_and_band(freqs: ArrayLike, psd: ArrayLike, band: tuple[float, float], name: str = "band") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _spectrum_and_band(
+    freqs: ArrayLike, psd: ArrayLike, band: tuple[float, float], name: str = "band"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     f = _finite_array("freqs", freqs, ndim=1, min_size=2)
     p = _finite_array("psd", psd, ndim=1, min_size=2, nonnegative=True)
     if f.size != p.size:

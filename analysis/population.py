@@ -353,7 +353,9 @@ def probe_r2(
     )
 
 
-def _ridge_and_subspace(source: np.ndarray, target: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _ridge_and_subspace(
+    source: np.ndarray, target: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centred ridge coefficients, right singular vectors of the fit, and the means."""
     x_mean, y_mean = source.mean(axis=0), target.mean(axis=0)
     xc, yc = source - x_mean, target - y_mean
@@ -537,8 +539,8 @@ def lifetime_sparseness(responses: ArrayLike) -> np.ndarray | float:
         raise SpikeDataError(f"responses: needs at least 2 stimuli on axis 0, got {rates.shape[0]}")
     n = rates.shape[0]
     mean_sq = (rates**2).mean(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sparseness = np.where(mean_sq > 0, (1.0 - rates.mean(axis=0) ** 2 / np.where(mean_sq > 0, mean_sq, 1.0)) / (1.0 - 1.0 / n), np.nan)
+    ratio = rates.mean(axis=0) ** 2 / np.where(mean_sq > 0, mean_sq, 1.0)
+    sparseness = np.where(mean_sq > 0, (1.0 - ratio) / (1.0 - 1.0 / n), np.nan)
     return float(sparseness) if sparseness.ndim == 0 else sparseness
 
 

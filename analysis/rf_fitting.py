@@ -295,7 +295,8 @@ def _gabor_bounds(data: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.nd
     step = _grid_step(x, y)
     extent = max(np.ptp(x), np.ptp(y))
     lower = np.array([0.0, x.min() - extent, y.min() - extent, step / 4, step / 4, -np.inf, 0.0, -np.inf, -np.inf])
-    upper = np.array([np.inf, x.max() + extent, y.max() + extent, 2 * extent, 2 * extent, np.inf, 0.5 / step, np.inf, np.inf])
+    upper = np.array([np.inf, x.max() + extent, y.max() + extent, 2 * extent, 2 * extent, np.inf,
+                      0.5 / step, np.inf, np.inf])
     return lower, upper
 
 
@@ -394,7 +395,8 @@ def fit_difference_of_gaussians(rf_maps: ArrayLike, x_deg: ArrayLike, y_deg: Arr
     Rodieck (1965). doi:10.1016/0042-6989(65)90033-7
     """
     maps, x, y = _maps_and_grid(rf_maps, x_deg, y_deg)
-    params, r2, success = _fit_each(maps, x, y, difference_of_gaussians_2d, _dog_guesses, _dog_bounds, len(DOG_PARAMETERS))
+    params, r2, success = _fit_each(maps, x, y, difference_of_gaussians_2d, _dog_guesses, _dog_bounds,
+                                    len(DOG_PARAMETERS))
     swap = params[:, 4] > params[:, 5]
     params[swap] = params[swap][:, [1, 0, 2, 3, 5, 4, 6]] * np.array([-1, -1, 1, 1, 1, 1, 1])
     return RFFit("dog", DOG_PARAMETERS, params, r2, params[:, 2:4].copy(), 2.0 * params[:, 4], success)
@@ -440,7 +442,8 @@ def fit_gaussian(rf_maps: ArrayLike, x_deg: ArrayLike, y_deg: ArrayLike) -> RFFi
         As :func:`fit_gabor`.
     """
     maps, x, y = _maps_and_grid(rf_maps, x_deg, y_deg)
-    params, r2, success = _fit_each(maps, x, y, gaussian_2d, _gaussian_guesses, _gaussian_bounds, len(GAUSSIAN_PARAMETERS))
+    params, r2, success = _fit_each(maps, x, y, gaussian_2d, _gaussian_guesses, _gaussian_bounds,
+                                    len(GAUSSIAN_PARAMETERS))
     params[:, 5] = np.mod(params[:, 5], 180.0)
     return RFFit("gaussian", GAUSSIAN_PARAMETERS, params, r2, params[:, 1:3].copy(),
                  2.0 * np.sqrt(params[:, 3] * params[:, 4]), success)

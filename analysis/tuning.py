@@ -18,6 +18,8 @@ f1_f0_ratio
     First-harmonic over mean response of a PSTH to a drifting grating (Skottun et al. 1991).
 f1_f0_from_spike_times
     The same from spike times, without binning.
+shuffled_osi
+    OSI after permuting condition labels across trials: the untuned control (finite-trial bias).
 response_latency
     First of ``n_consecutive`` bins above baseline mean + ``n_sd`` SD after stimulus onset.
 
@@ -41,7 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analysis.errors import ConfigError, SpikeDataError
-from analysis.statistics import _finite_array
+from analysis.statistics import _finite_array, _generator
 
 __all__ = [
     "tuning_curves",
@@ -51,6 +53,7 @@ __all__ = [
     "preferred_direction",
     "f1_f0_ratio",
     "f1_f0_from_spike_times",
+    "shuffled_osi",
     "response_latency",
 ]
 
@@ -274,6 +277,62 @@ def direction_selectivity_index(
     return float(dsi[0]) if squeeze else dsi
 
 
+def shuffled_osi(
+    responses: ArrayLike,
+    conditions: ArrayLike,
+    n_shuffles: int = 20,
+    method: str = "circular_variance",
+    seed: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """OSI of every neuron after permuting the condition labels across trials.
+
+    The OSI of an untuned neuron measured from finitely many noisy trials is above 0; this
+    control gives the value expected without tuning, with the same trials and responses.
+
+    Parameters
+    ----------
+    responses : array_like, shape (n_trials, n_nodes)
+        Single-trial responses (≥ 0, spikes/s).
+    conditions : array_like, shape (n_trials,)
+        Orientation or direction of each trial, deg.
+    n_shuffles : int
+        Number of label permutations averaged.
+    method : {"circular_variance", "peak"}
+        As in :func:`orientation_selectivity_index`.
+    seed : int or numpy.random.Generator
+        Randomness of the permutations.
+
+    Returns
+    -------
+    ndarray, shape (n_nodes,)
+        Mean OSI over permutations (NaN for silent neurons).
+
+    Raises
+    ------
+    SpikeDataError, ConfigError
+        As :func:`tuning_curves` and :func:`orientation_selectivity_index`;
+        ``n_shuffles`` < 1.
+
+    Examples
+    --------
+    >>> responses = np.tile([[4.0], [0.0]], (10, 1))
+    >>> conditions = np.tile([0.0, 90.0], 10)
+    >>> bool(shuffled_osi(responses, conditions)[0] < orientation_selectivity_index(
+    ...     tuning_curves(responses, conditions)[1], [0.0, 90.0])[0])
+    True
+    """
+    if n_shuffles < 1:
+        raise ConfigError(f"n_shuffles: must be >= 1, got {n_shuffles}")
+    data = _finite_array("responses", responses, ndim=2)
+    labels = _finite_array("conditions", conditions, ndim=1)
+    rng = _generator(seed)
+    total = np.zeros(data.shape[1])
+    for _ in range(n_shuffles):
+        values, mean, _sem = tuning_curves(data, rng.permutation(labels))
+        total += orientation_selectivity_index(mean, values, method=method)
+    return total / n_shuffles
+
+
 def preferred_orientation(tuning: ArrayLike, angles_deg: ArrayLike) -> np.ndarray | float:
     """Preferred orientation from the vector sum on the doubled angle, deg in [0, 180).
 
@@ -459,12 +518,15 @@ def f1_f0_from_spike_times(
     ids = np.asarray(node_ids)
     spike_times = _finite_array("times", times, ndim=1, min_size=0)
     if ids.ndim != 1 or ids.size != spike_times.size:
-        raise SpikeDataError(f"node_ids: must be 1-D with one entry per spike time ({spike_times.size}), got shape {ids.shape}")
+        raise SpikeDataError(
+            f"node_ids: must be 1-D with one entry per spike time ({spike_times.size}), got shape {ids.shape}"
+        )
     if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= n_nodes):
         raise SpikeDataError(f"node_ids: must be integers in [0, n_nodes={n_nodes})")
     if temporal_frequency <= 0 or t_stop <= t_start:
         raise ConfigError(
-            f"temporal_frequency and t_start/t_stop: need f > 0 and t_stop > t_start, got {temporal_frequency:g}, {t_start:g}, {t_stop:g}"
+            "temporal_frequency and t_start/t_stop: need f > 0 and t_stop > t_start, "
+            f"got {temporal_frequency:g}, {t_start:g}, {t_stop:g}"
         )
     duration = t_stop - t_start
     _check_whole_cycles(duration, temporal_frequency, "t_start/t_stop")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 
+import analysis.oscillations
 from analysis.errors import ConfigError, SpikeDataError
 from analysis.oscillations import (
     ALPHA_BETA_BAND_HZ,
@@ -81,3 +84,9 @@ def test_bad_inputs():
         band_power(np.arange(10.0), np.ones(10), (30.0, 80.0))  # outside the spectrum
     with pytest.raises(SpikeDataError, match="psd"):
         band_power(np.arange(10.0), np.ones(9), (1.0, 5.0))
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(analysis.oscillations)
+    # every Examples section of the module runs and prints what its docstring says
+    assert result.failed == 0 and result.attempted >= 8

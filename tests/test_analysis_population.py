@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 from scipy import stats
 
+import analysis.population
 from analysis.errors import ConfigError, SpikeDataError
 from analysis.population import (
     decode_accuracy,
@@ -108,7 +111,8 @@ def test_reduced_rank_cv_finds_true_rank():
 
 def test_lifetime_sparseness_analytic():
     responses = np.array([[2.0, 0.0, 1.0], [2.0, 0.0, 1.0], [2.0, 5.0, 0.0], [2.0, 0.0, 0.0]])
-    # flat → 0; one non-zero → 1; two equal of four: (1 − (2/4)²/(2/4)) / (1 − 1/4) = 2/3 (Vinje & Gallant 2000)
+    # flat → 0; one non-zero → 1; two equal of four: (1 − (2/4)²/(2/4)) / (1 − 1/4) = 2/3
+    # (definition of Vinje & Gallant 2000)
     np.testing.assert_allclose(lifetime_sparseness(responses), [0.0, 1.0, 2.0 / 3.0], atol=1e-12)
     assert np.isnan(lifetime_sparseness(np.zeros(4)))
     with pytest.raises(SpikeDataError, match="responses"):
@@ -145,3 +149,9 @@ def test_participation_ratio_diagonal_covariance_exact():
     assert participation_ratio(z * np.sqrt(eigenvalues)) == pytest.approx(64 / 22, rel=1e-10)
     with pytest.raises(SpikeDataError, match="data"):
         participation_ratio(np.ones((3, 2)), is_covariance=True)
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(analysis.population)
+    # every Examples section of the module runs and prints what its docstring says
+    assert result.failed == 0 and result.attempted >= 18

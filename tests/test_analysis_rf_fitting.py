@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 
+import analysis.rf_fitting
 from analysis.errors import ConfigError, SpikeDataError
 from analysis.rf_fitting import (
     DOG_PARAMETERS,
@@ -112,3 +115,9 @@ def test_bad_inputs():
     fit = fit_gabor(gabor_2d(XX, YY, *GABORS[0]), X_DEG, Y_DEG)
     with pytest.raises(ConfigError, match="sigma_x_deg"):
         fit.parameter("sigma_x")
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(analysis.rf_fitting)
+    # every Examples section of the module runs and prints what its docstring says
+    assert result.failed == 0 and result.attempted >= 3

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 
 import numpy as np
 import pytest
 from scipy import stats
 
+import analysis.statistics
 from analysis.errors import ConfigError, SpikeDataError
 from analysis.statistics import bootstrap_ci, binomial_chance_upper, summarize_difference, summarize_seeds
 
@@ -87,3 +89,9 @@ def test_bad_options():
         summarize_seeds([])
     with pytest.raises(SpikeDataError, match="per_seed"):
         summarize_seeds([1.0, np.inf])
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(analysis.statistics)
+    # every Examples section of the module runs and prints what its docstring says
+    assert result.failed == 0 and result.attempted >= 6
