@@ -11,6 +11,8 @@ summarize_seeds
     The ``{"mean", "ci_low", "ci_high", "per_seed"}`` record used in ``results.json``.
 summarize_difference
     The same record for a difference between two variants (paired by seed or not).
+build_metrics
+    The nested ``metrics`` block of ``results.json`` from per-seed values.
 binomial_chance_upper
     Accuracy a chance-level decoder exceeds only with probability ``alpha``.
 
@@ -23,7 +25,7 @@ ch. 13 (percentile intervals). doi:10.1201/9780429246593
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,7 +33,7 @@ from scipy import stats
 
 from analysis.errors import ConfigError, SpikeDataError
 
-__all__ = ["bootstrap_ci", "summarize_seeds", "summarize_difference", "binomial_chance_upper"]
+__all__ = ["bootstrap_ci", "summarize_seeds", "summarize_difference", "build_metrics", "binomial_chance_upper"]
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +245,50 @@ def summarize_difference(
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(boot, [alpha, 1.0 - alpha])
     return {"mean": float(a.mean() - b.mean()), "ci_low": float(low), "ci_high": float(high), "per_seed": []}
+
+
+def build_metrics(
+    per_seed: Mapping[tuple[str, str, str, str], Sequence[float] | ArrayLike],
+    confidence: float = 0.95,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
+) -> dict[str, dict[str, dict[str, dict[str, dict[str, float | list[float]]]]]]:
+    """Nested ``{variant: {station: {layer: {metric: record}}}}`` block of ``results.json``.
+
+    Parameters
+    ----------
+    per_seed : mapping (variant, station, layer, metric) → array_like, shape (n_seeds,)
+        Per-seed values of every metric (NaN where undefined for a seed).
+    confidence, n_boot
+        As in :func:`bootstrap_ci`.
+    seed : int
+        Base seed of the bootstrap; every record uses the same seed, so records are
+        reproducible and independent of the order of ``per_seed``.
+
+    Returns
+    -------
+    dict
+        Keys in insertion order of ``per_seed``; leaves are :func:`summarize_seeds` records.
+
+    Raises
+    ------
+    ConfigError
+        A key that is not a 4-tuple of strings.
+
+    Examples
+    --------
+    >>> block = build_metrics({("residual", "v1", "l5", "osi"): [0.3, 0.5]})
+    >>> block["residual"]["v1"]["l5"]["osi"]["mean"]
+    0.4
+    """
+    tree: dict = {}
+    for key, values in per_seed.items():
+        if not (isinstance(key, tuple) and len(key) == 4 and all(isinstance(part, str) for part in key)):
+            raise ConfigError(f"per_seed: keys must be (variant, station, layer, metric) strings, got {key!r}")
+        variant, station, layer, metric = key
+        record = summarize_seeds(values, confidence=confidence, n_boot=n_boot, seed=seed)
+        tree.setdefault(variant, {}).setdefault(station, {}).setdefault(layer, {})[metric] = record
+    return tree
 
 
 def binomial_chance_upper(n_trials: int, chance: float, alpha: float = 0.05) -> float:

@@ -11,7 +11,13 @@ from scipy import stats
 
 import analysis.statistics
 from analysis.errors import ConfigError, SpikeDataError
-from analysis.statistics import bootstrap_ci, binomial_chance_upper, summarize_difference, summarize_seeds
+from analysis.statistics import (
+    binomial_chance_upper,
+    bootstrap_ci,
+    build_metrics,
+    summarize_difference,
+    summarize_seeds,
+)
 
 
 def test_bootstrap_ci_coverage_near_nominal():
@@ -57,6 +63,21 @@ def test_summarize_seeds_record_is_json_ready():
     assert json.loads(json.dumps(record))["per_seed"][2] == 0.7
 
 
+def test_build_metrics_nests_records_like_results_json():
+    values = {("residual", "v1", "l5", "osi"): [0.3, 0.5, 0.4],
+              ("residual", "it", "l5", "osi"): [0.2, 0.2, 0.2],
+              ("hierarchical", "v1", "l4", "decoding_accuracy"): [0.9, 0.8, 0.85]}
+    block = build_metrics(values)
+    # shape {variant: {station: {layer: {metric: record}}}} of issue #7; means by arithmetic
+    assert block["residual"]["v1"]["l5"]["osi"]["mean"] == pytest.approx(0.4, abs=1e-12)
+    assert block["hierarchical"]["v1"]["l4"]["decoding_accuracy"]["mean"] == pytest.approx(0.85, abs=1e-12)
+    # identical seeds give a zero-width interval (every resample has mean 0.2)
+    constant = block["residual"]["it"]["l5"]["osi"]
+    assert constant["ci_low"] == pytest.approx(0.2, abs=1e-12) and constant["ci_high"] == pytest.approx(0.2, abs=1e-12)
+    with pytest.raises(ConfigError, match="per_seed"):
+        build_metrics({("residual", "v1", "osi"): [0.1]})
+
+
 def test_summarize_difference_paired_and_unpaired():
     a = np.array([0.8, 0.85, 0.9, 0.82, 0.88])
     b = np.array([0.5, 0.55, 0.6, 0.5, 0.6])
@@ -94,4 +115,4 @@ def test_bad_options():
 def test_docstring_examples_run():
     result = doctest.testmod(analysis.statistics)
     # every Examples section of the module runs and prints what its docstring says
-    assert result.failed == 0 and result.attempted >= 6
+    assert result.failed == 0 and result.attempted >= 8
