@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
+from tqdm.auto import tqdm
 
 from analysis.errors import ConfigError, SpikeDataError, suggest
 from analysis.statistics import _finite_array
@@ -70,6 +71,7 @@ DOG_PARAMETERS = ("amplitude_center", "amplitude_surround", "x0_deg", "y0_deg",
                   "sigma_center_deg", "sigma_surround_deg", "offset")
 #: Parameter order of :func:`gaussian_2d`.
 GAUSSIAN_PARAMETERS = ("amplitude", "x0_deg", "y0_deg", "sigma_x_deg", "sigma_y_deg", "theta_deg", "offset")
+_PROGRESS_MIN_MAPS = 200
 
 
 def _rotated(x: np.ndarray, y: np.ndarray, x0: float, y0: float, theta_deg: float) -> tuple[np.ndarray, np.ndarray]:
@@ -253,7 +255,8 @@ def _fit_each(
     params = np.full((maps.shape[0], n_params), np.nan)
     r2 = np.full(maps.shape[0], np.nan)
     success = np.zeros(maps.shape[0], dtype=bool)
-    for k, data in enumerate(maps):
+    # a progress bar only where fitting takes long enough to wonder (≈ 20 ms per map)
+    for k, data in enumerate(tqdm(maps, desc="RF fits", unit="map", disable=maps.shape[0] < _PROGRESS_MIN_MAPS)):
         if np.ptp(data) == 0:
             continue
         lower, upper = bounds(data, x, y)
