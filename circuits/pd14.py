@@ -1,0 +1,321 @@
+"""Run the PD14 microcircuit preset and compare it with NEST and the published rates.
+
+Functions
+---------
+run_pd14
+    Build, run and analyse PD14 for several seeds; optionally write one HDF5 file per
+    seed and ``results.json``.
+pd14_statistics
+    Per-population rate, ISI CV and synchrony after the transient.
+format_rate_table
+    The text table: ours (mean +- s.d. over seeds), NEST 3.10 reference, published.
+run_from_cli
+    ``ventral-columns experiment pd14 --scale S --seeds N --device D --threads T``.
+
+References
+----------
+Potjans TC, Diesmann M (2014) Cereb Cortex 24:785. doi:10.1093/cercor/bhs358 (Fig. 6:
+rates, irregularity = ISI CV, synchrony = variance/mean of the population spike count in
+3 ms bins of 1000 neurons).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from brian2 import Network, SpikeMonitor, second
+
+from analysis.errors import ConfigError
+from analysis.outputs import write_json
+from analysis.provenance import collect_provenance
+from analysis.spiketrains import SpikeRecord, SpikeTrains
+from circuits.simulate import (
+    RunTimings,
+    configure_device,
+    default_build_root,
+    derive_seeds,
+    device_label,
+    reset_device,
+    run_network,
+    seed_brian,
+)
+from columns.pd14 import NEST_REFERENCE_RATES_HZ, PD14_FULL_RATES_HZ, PD14_POPULATION_ORDER, build_pd14, pd14_params
+
+__all__ = ["run_pd14", "pd14_statistics", "format_rate_table", "run_from_cli", "T_PRESIM_S", "T_SIM_S"]
+
+logger = logging.getLogger(__name__)
+
+#: Transient discarded before analysis, s (INM-6 reference t_presim).
+T_PRESIM_S = 0.5
+#: Analysed simulation time, s (INM-6 reference t_sim).
+T_SIM_S = 1.0
+#: Synchrony: bin (s) and number of neurons, PD14 Fig. 6.
+SYNCHRONY_BIN_S = 0.003
+SYNCHRONY_NEURONS = 1000
+#: Minimum number of spikes of a neuron for its ISI CV.
+CV_MIN_SPIKES = 3
+
+
+def pd14_statistics(spikes: dict[str, SpikeTrains], t_start: float, t_stop: float) -> dict[str, dict[str, float]]:
+    """Per-population mean rate (Hz), mean ISI CV and synchrony in ``[t_start, t_stop)``.
+
+    Parameters
+    ----------
+    spikes : dict of str to SpikeTrains
+    t_start, t_stop : float
+        Analysis window, s.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{"rate_hz", "cv_isi", "synchrony", "n_nodes", "n_spikes"}`` per population; CV is
+        the mean over neurons with >= 3 spikes (NaN if none); synchrony is variance/mean of
+        the spike count of the first 1000 neurons in 3 ms bins.
+    """
+    out: dict[str, dict[str, float]] = {}
+    duration = t_stop - t_start
+    for name, st in spikes.items():
+        sl = st.time_slice(t_start, t_stop)
+        rate = sl.n_spikes / (st.n_nodes * duration)
+        order = np.lexsort((sl.times, sl.node_ids))
+        ids, times = sl.node_ids[order], sl.times[order]
+        isi = np.diff(times)
+        same = ids[1:] == ids[:-1]
+        counts = np.bincount(ids, minlength=st.n_nodes)
+        cvs = []
+        if same.any():
+            owner = ids[1:][same]
+            isi = isi[same]
+            n_isi = np.bincount(owner, minlength=st.n_nodes)
+            s1 = np.bincount(owner, weights=isi, minlength=st.n_nodes)
+            s2 = np.bincount(owner, weights=isi**2, minlength=st.n_nodes)
+            ok = counts >= CV_MIN_SPIKES
+            mean = s1[ok] / n_isi[ok]
+            var = s2[ok] / n_isi[ok] - mean**2
+            cvs = np.sqrt(np.maximum(var, 0.0)) / mean
+        sub = sl.node_ids < SYNCHRONY_NEURONS
+        edges = np.arange(t_start, t_stop + 1e-12, SYNCHRONY_BIN_S)
+        hist, _ = np.histogram(sl.times[sub], bins=edges)
+        sync = float(hist.var() / hist.mean()) if hist.mean() > 0 else float("nan")
+        out[name] = {
+            "rate_hz": float(rate),
+            "cv_isi": float(np.mean(cvs)) if len(cvs) else float("nan"),
+            "synchrony": sync,
+            "n_nodes": int(st.n_nodes),
+            "n_spikes": int(sl.n_spikes),
+        }
+    return out
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("pd14_")
+
+
+def format_rate_table(summary: dict[str, Any], scale: float) -> str:
+    """Text table of rates: ours (mean +- s.d. over seeds), NEST reference, published, CV, synchrony."""
+    nest = NEST_REFERENCE_RATES_HZ.get(round(scale, 6))
+    lines = [
+        f"PD14 at scale {scale:g}: {summary['n_seeds']} seed(s), {summary['device']}, rates in spikes/s "
+        f"({T_PRESIM_S:g} s transient discarded)",
+        f"{'population':<11}{'ours':>14}{'NEST 3.10':>11}{'ours/NEST':>11}{'published':>11}{'ISI CV':>8}{'synchrony':>11}",
+    ]
+    for pop in PD14_POPULATION_ORDER:
+        row = summary["populations"][pop]
+        ref = nest[pop] if nest else float("nan")
+        ratio = row["rate_hz_mean"] / ref if nest else float("nan")
+        lines.append(
+            f"{pop:<11}{row['rate_hz_mean']:>8.2f} ±{row['rate_hz_sd']:>4.2f}{ref:>11.2f}{ratio:>11.3f}"
+            f"{PD14_FULL_RATES_HZ[pop]:>11.2f}{row['cv_isi_mean']:>8.2f}{row['synchrony_mean']:>11.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int) -> str:
+    text = f"pd14|{scale!r}|{background}|{pathway_resolved}|{threads}"
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def run_pd14(
+    scale: float = 0.1,
+    master_seeds: Sequence[int] = (1,),
+    *,
+    device: str = "runtime",
+    target: str = "cython",
+    threads: int = 1,
+    background: str = "poisson",
+    pathway_resolved: bool = False,
+    t_presim: float = T_PRESIM_S,
+    t_sim: float = T_SIM_S,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    build_root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Build and run PD14 once per master seed; analyse after ``t_presim``.
+
+    Parameters
+    ----------
+    scale : float
+        N and K scale (> 0).
+    master_seeds : sequence of int
+        One run per master seed; per-purpose seeds are derived from it.
+    device : str
+        ``"runtime"`` or ``"cpp_standalone"``.
+    target : str
+        Runtime target (``"cython"`` or ``"numpy"``).
+    threads : int
+        OpenMP threads (standalone).
+    background : str
+        ``"poisson"`` or ``"dc"``.
+    pathway_resolved : bool
+        Pathway-resolved currents instead of ``I_exc``/``I_inh``.
+    t_presim, t_sim : float
+        Discarded transient and analysed time, s.
+    out : path, optional
+        Directory for ``pd14_scale{S}_seed{K}.h5`` files and ``results.json``.
+    overwrite : bool
+        Replace existing outputs.
+    build_root : path, optional
+        Parent of the standalone build directories (one per network structure).
+
+    Returns
+    -------
+    dict
+        ``{"scale", "device", "threads", "n_seeds", "runs": [...], "populations": {pop:
+        {"rate_hz_mean", "rate_hz_sd", "cv_isi_mean", "synchrony_mean", "nest_reference_hz",
+        "published_hz"}}, "table": str}``.
+    """
+    if not master_seeds:
+        raise ConfigError("need at least one seed")
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
+    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads)}"
+    label = device_label(device, target)
+    duration = (t_presim + t_sim) * second
+    runs = []
+    try:
+        for master in master_seeds:
+            seeds = derive_seeds(master, ("connectivity", "initial_state", "background"))
+            configure_device(device, target=target, threads=threads, directory=build_dir)
+            timings = RunTimings()
+            t0 = time.perf_counter()
+            column = build_pd14(
+                params, connectivity_seed=seeds["connectivity"], initial_state_seed=seeds["initial_state"]
+            )
+            monitors = {name: SpikeMonitor(g, name=f"{g.name}_spikes") for name, g in column.populations.items()}
+            net = Network(*column.brian_objects(), *monitors.values(), name="pd14_network")
+            seed_brian(seeds["background"])
+            timings.build = time.perf_counter() - t0
+            phase = run_network(net, duration, directory=build_dir)
+            timings.compile, timings.simulate, timings.extra = phase.compile, phase.simulate, phase.extra
+            spikes = {}
+            for name, mon in monitors.items():
+                full = column.population(name).name
+                spikes[full] = SpikeTrains(
+                    full,
+                    np.asarray(mon.i[:], dtype=np.uint64),
+                    np.asarray(mon.t[:] / second, dtype=np.float64),
+                    len(mon.source),
+                    0.0,
+                    float(duration / second),
+                )
+            stats = pd14_statistics(spikes, t_presim, t_presim + t_sim)
+            n_syn = int(sum(len(s) for s in column.synapses.values()))
+            n_events = sum(
+                stats_full["n_spikes"] for stats_full in pd14_statistics(spikes, 0.0, float(duration / second)).values()
+            )
+            run = {
+                "seeds": seeds,
+                "n_neurons": int(sum(len(g) for g in column.populations.values())),
+                "n_synapses": n_syn,
+                "wall_time_s": timings.as_dict(),
+                "biological_time_s": float(duration / second),
+                "populations": {_short(k): v for k, v in stats.items()},
+                "mean_out_degree": n_syn / max(1, sum(len(g) for g in column.populations.values())),
+                "n_spikes_total": int(n_events),
+            }
+            if out_dir is not None:
+                from analysis.hdf5_io import write_spike_record
+
+                t0 = time.perf_counter()
+                record = SpikeRecord(
+                    spikes=spikes,
+                    trials={"start": [0.0, t_presim], "stop": [t_presim, t_presim + t_sim], "trial": [0, 1],
+                            "condition": ["transient", "spontaneous"]},
+                    config={"experiment": "pd14", "scale": scale, "background": background,
+                            "pathway_resolved": pathway_resolved, "t_presim_s": t_presim, "t_sim_s": t_sim},
+                    provenance=collect_provenance(
+                        seeds=seeds, device=label, threads=threads, biological_time_s=float(duration / second),
+                        wall_time_s=timings.as_dict(),
+                    ),
+                )
+                write_spike_record(record, out_dir / f"pd14_scale{scale:g}_seed{master}.h5", overwrite=overwrite)
+                timings.write = time.perf_counter() - t0
+                run["wall_time_s"] = timings.as_dict()
+            logger.info("pd14 scale %g seed %d: %s", scale, master, timings.as_dict())
+            runs.append(run)
+    finally:
+        reset_device()
+    summary = _summarise(runs, scale, label, threads)
+    summary["table"] = format_rate_table(summary, scale)
+    if out_dir is not None:
+        write_json(out_dir / "results.json", summary, overwrite=overwrite)
+    return summary
+
+
+def _summarise(runs: list[dict[str, Any]], scale: float, label: str, threads: int) -> dict[str, Any]:
+    nest = NEST_REFERENCE_RATES_HZ.get(round(scale, 6), {})
+    pops = {}
+    for pop in PD14_POPULATION_ORDER:
+        rates = np.array([r["populations"][pop]["rate_hz"] for r in runs])
+        cvs = np.array([r["populations"][pop]["cv_isi"] for r in runs])
+        syn = np.array([r["populations"][pop]["synchrony"] for r in runs])
+        pops[pop] = {
+            "rate_hz_mean": float(rates.mean()),
+            "rate_hz_sd": float(rates.std(ddof=1)) if rates.size > 1 else 0.0,
+            "rate_hz_per_seed": rates.tolist(),
+            "cv_isi_mean": float(np.nanmean(cvs)),
+            "synchrony_mean": float(np.nanmean(syn)),
+            "nest_reference_hz": nest.get(pop),
+            "published_hz": PD14_FULL_RATES_HZ[pop],
+        }
+    return {
+        "experiment": "pd14",
+        "scale": scale,
+        "device": label,
+        "threads": threads,
+        "n_seeds": len(runs),
+        "analysis_window_s": [T_PRESIM_S, T_PRESIM_S + T_SIM_S],
+        "populations": pops,
+        "runs": runs,
+    }
+
+
+def run_from_cli(args: Any) -> int:
+    """Entry point of ``ventral-columns experiment pd14`` (see :mod:`circuits.cli`)."""
+    scale = args.scale if args.scale is not None else 0.1
+    n_seeds = args.seeds if args.seeds is not None else 1
+    variants = getattr(args, "variants", None) or ["poisson"]
+    out = Path(args.out) if args.out else Path("output") / "pd14"
+    for variant in variants:
+        if variant not in ("poisson", "dc"):
+            raise ConfigError(f"pd14 variants are 'poisson' and 'dc', got {variant!r}")
+        summary = run_pd14(
+            scale,
+            list(range(1, n_seeds + 1)),
+            device=args.device,
+            threads=args.threads,
+            background=variant,
+            out=out / variant if len(variants) > 1 else out,
+            overwrite=args.overwrite,
+        )
+        print(summary["table"])  # user-facing CLI output
+    return 0

@@ -1,0 +1,228 @@
+"""Device, clock, code target and seeds: the only place that sets Brian2's global state.
+
+Functions
+---------
+derive_seeds
+    Per-purpose seeds (connectivity, initial state, background...) from one master seed.
+configure_device
+    Select the runtime target (numpy/cython) or ``cpp_standalone`` (threads, build
+    directory, ``build_on_run=False``) and set ``defaultclock.dt``.
+seed_brian
+    ``brian2.seed`` for Brian's own random numbers (Poisson background draws).
+run_network
+    Run an explicit ``Network``, timing compilation and simulation separately, building
+    and running the standalone binary when that device is active.
+reset_device
+    Back to the runtime device with default preferences.
+
+Nothing else in the package calls ``brian2.seed``, ``set_device`` or sets ``defaultclock.dt``
+or ``prefs.codegen.target`` (AESTHETICS: global state in one place).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from brian2 import Network, Quantity, defaultclock, device, get_device, ms, prefs, set_device
+from brian2 import seed as brian_seed
+
+from analysis.errors import ConfigError, suggest
+
+__all__ = [
+    "SEED_PURPOSES",
+    "DEVICES",
+    "RunTimings",
+    "derive_seeds",
+    "configure_device",
+    "seed_brian",
+    "run_network",
+    "reset_device",
+    "default_build_root",
+    "device_label",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Purposes with their own seed, derived from the master seed (DESIGN 3).
+SEED_PURPOSES = ("connectivity", "initial_state", "background", "stimulus", "lgn_spikes", "trial_noise")
+#: Devices accepted by :func:`configure_device`.
+DEVICES = ("runtime", "cpp_standalone")
+#: PD14 reference time step (INM-6 sim_resolution).
+DEFAULT_DT = 0.1 * ms
+
+
+@dataclass
+class RunTimings:
+    """Wall times (s) of the phases of one run."""
+
+    build: float = 0.0
+    compile: float = 0.0
+    simulate: float = 0.0
+    write: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        """``{"build": ..., "compile": ..., "simulate": ..., "write": ...}`` plus extras."""
+        return {"build": self.build, "compile": self.compile, "simulate": self.simulate, "write": self.write, **self.extra}
+
+
+def derive_seeds(master_seed: int, purposes: Sequence[str] = SEED_PURPOSES) -> dict[str, int]:
+    """Independent per-purpose seeds from one master seed (``numpy.random.SeedSequence``).
+
+    Parameters
+    ----------
+    master_seed : int
+        >= 0.
+    purposes : sequence of str
+        Names of the purposes; the child for purpose k is the k-th spawned sequence of
+        :data:`SEED_PURPOSES` order, so adding purposes at the end keeps earlier seeds.
+
+    Returns
+    -------
+    dict of str to int
+        ``{"master": master_seed, purpose: seed, ...}`` (seeds < 2**31, valid for Brian2).
+
+    Examples
+    --------
+    >>> s = derive_seeds(1)
+    >>> s["master"], s["connectivity"] != s["background"]
+    (1, True)
+    """
+    if int(master_seed) != master_seed or master_seed < 0:
+        raise ConfigError(f"master seed must be a non-negative integer, got {master_seed}")
+    unknown = [p for p in purposes if p not in SEED_PURPOSES]
+    if unknown:
+        raise ConfigError(f"unknown seed purpose {unknown[0]!r}{suggest(unknown[0], SEED_PURPOSES)}")
+    children = np.random.SeedSequence(int(master_seed)).spawn(len(SEED_PURPOSES))
+    seeds = {"master": int(master_seed)}
+    for purpose, child in zip(SEED_PURPOSES, children):
+        if purpose in purposes:
+            seeds[purpose] = int(child.generate_state(1)[0] % (2**31 - 1))
+    return seeds
+
+
+def default_build_root() -> Path:
+    """Where standalone builds live: ``$VENTRAL_COLUMNS_BUILD_DIR`` or ``~/.cache/ventral-columns``."""
+    env = os.environ.get("VENTRAL_COLUMNS_BUILD_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "ventral-columns" / "standalone"
+
+
+def configure_device(
+    device_name: str = "runtime",
+    *,
+    target: str = "cython",
+    threads: int = 1,
+    directory: str | os.PathLike[str] | None = None,
+    dt: Quantity = DEFAULT_DT,
+) -> None:
+    """Select and reset the Brian2 device, code target and clock before building a network.
+
+    Parameters
+    ----------
+    device_name : str
+        ``"runtime"`` or ``"cpp_standalone"``.
+    target : str
+        Runtime code target: ``"cython"`` (compiled, cached in Brian's persistent cache) or
+        ``"numpy"`` (no compilation).
+    threads : int
+        OpenMP threads of ``cpp_standalone`` (ignored at runtime).
+    directory : path, optional
+        Standalone project directory; keep one per network structure so reruns only
+        recompile what changed.
+    dt : Quantity (second)
+        Simulation time step.
+
+    Raises
+    ------
+    ConfigError
+        Unknown device/target, ``threads`` < 1, or a missing directory for standalone.
+    """
+    if device_name not in DEVICES:
+        raise ConfigError(f"device must be one of {DEVICES}, got {device_name!r}{suggest(device_name, DEVICES)}")
+    if target not in ("cython", "numpy"):
+        raise ConfigError(f"target must be 'cython' or 'numpy', got {target!r}")
+    if int(threads) != threads or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, got {threads}")
+    if device_name == "cpp_standalone":
+        if directory is None:
+            raise ConfigError("cpp_standalone needs a build directory")
+        set_device("runtime")
+        device.reinit()
+        set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+        prefs.devices.cpp_standalone.openmp_threads = int(threads)
+    else:
+        set_device("runtime")
+        device.reinit()
+        device.activate()
+        prefs.codegen.target = target
+    defaultclock.dt = dt
+
+
+def device_label(device_name: str, target: str = "cython") -> str:
+    """``"runtime/cython"``, ``"runtime/numpy"`` or ``"cpp_standalone"`` for provenance."""
+    return device_name if device_name == "cpp_standalone" else f"runtime/{target}"
+
+
+def seed_brian(seed: int) -> None:
+    """Seed Brian2's random numbers (background Poisson draws) -- the only call of ``brian2.seed``."""
+    brian_seed(int(seed))
+
+
+def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLike[str] | None = None) -> RunTimings:
+    """Run ``net`` for ``duration`` on the active device and time the phases.
+
+    Runtime: a first one-step run generates and compiles the code (``compile``), the rest
+    is ``simulate``. ``cpp_standalone``: ``net.run`` records the run, ``device.build``
+    compiles (``compile``) and ``device.run`` executes the binary (``simulate``, including
+    loading the connectivity); results are then readable from the monitors.
+
+    Parameters
+    ----------
+    net : brian2.Network
+    duration : Quantity (second)
+    directory : path, optional
+        Standalone project directory (the one given to :func:`configure_device`).
+
+    Returns
+    -------
+    RunTimings
+        ``compile`` and ``simulate`` filled in; ``extra["standalone_run_s"]`` is Brian's own
+        measure of the simulation loop in standalone mode.
+    """
+    timings = RunTimings()
+    dev = get_device()
+    if dev.__class__.__name__ == "CPPStandaloneDevice":
+        net.run(duration)
+        t0 = time.perf_counter()
+        dev.build(directory=str(directory) if directory else None, compile=True, run=False, with_output=False)
+        timings.compile = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        dev.run(directory=str(directory) if directory else None, with_output=False)
+        timings.simulate = time.perf_counter() - t0
+        last = getattr(dev, "_last_run_time", None)
+        if last is not None:
+            timings.extra["standalone_run_s"] = float(last)
+        return timings
+    dt = defaultclock.dt
+    t0 = time.perf_counter()
+    net.run(dt)
+    timings.compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if duration > dt:
+        net.run(duration - dt)
+    timings.simulate = time.perf_counter() - t0
+    return timings
+
+
+def reset_device() -> None:
+    """Back to the runtime device (used after standalone runs and by tests)."""
+    set_device("runtime")
+    device.reinit()
+    device.activate()
+    defaultclock.dt = DEFAULT_DT

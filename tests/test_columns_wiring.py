@@ -1,0 +1,158 @@
+"""Column wiring: fixed-total-number counts, PD14 scaling, every pathway built at tiny N."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.usefixtures("brian2_numpy")
+
+
+def test_total_synapse_number_formula():
+    from columns.derived import total_synapse_number
+
+    # K = ln(1 - C) / ln(1 - 1/(N_pre N_post)) (PD14 Eq. 1), here evaluated independently.
+    c, n_pre, n_post = 0.1009, 20683, 20683
+    expected = np.log(1 - c) / np.log(1 - 1 / (n_pre * n_post))
+    # (log1p in ours vs the naive log here differ by ~1e-8 relative: rounding of 1 - 1/N^2.)
+    assert total_synapse_number(c, n_pre, n_post) == pytest.approx(expected, rel=1e-6)
+
+
+def test_fixed_total_number_gives_connection_probability(rng):
+    from columns.derived import total_synapse_number
+    from columns.wiring import draw_fixed_total_number
+
+    n_pre, n_post, c = 300, 200, 0.1
+    k = int(round(total_synapse_number(c, n_pre, n_post)))
+    pre, post = draw_fixed_total_number(n_pre, n_post, k, rng)
+    assert pre.size == k
+    connected = np.unique(pre.astype(np.int64) * n_post + post).size
+    pairs = n_pre * n_post
+    # With replacement, P(pair connected) = 1 - (1 - 1/pairs)^K = C exactly; the count of
+    # connected pairs is within 3 s.d. of the binomial expectation C * pairs.
+    assert abs(connected - c * pairs) < 3 * np.sqrt(pairs * c * (1 - c))
+
+
+def test_rf_falloff_keeps_total_and_prefers_near_pairs(rng):
+    from columns.wiring import draw_fixed_total_number
+
+    pos = np.column_stack([np.linspace(0, 10, 200), np.zeros(200)])
+    pre, post = draw_fixed_total_number(200, 200, 5000, rng, pre_positions=pos, post_positions=pos, falloff_sigma=1.0)
+    assert pre.size == 5000
+    d = np.abs(pos[pre, 0] - pos[post, 0])
+    # Accepted distances follow a half-normal of s.d. sigma (uniform positions, edge effects
+    # shrink it slightly): mean sigma*sqrt(2/pi) = 0.80 deg; uniform pairs would give 3.3 deg.
+    assert d.mean() == pytest.approx(np.sqrt(2 / np.pi), rel=0.1)
+
+
+def test_pd14_derived_numbers_match_reference_sizes():
+    from columns.column import column_derived
+    from columns.pd14 import pd14_params
+
+    d = column_derived(pd14_params(0.1))
+    # Issue #8 table: scale 0.1 has 7.7k neurons and 3.0M synapses (PD14 full: 77,169 neurons).
+    assert sum(d.sizes.values()) == pytest.approx(7717, abs=8)
+    assert sum(d.synapse_numbers.values()) == pytest.approx(3.0e6, rel=0.02)
+    # Weights x 1/sqrt(0.1): 87.81 pA * 3.162 = 277.7 pA (PD14 Table 5 w = 87.8 pA).
+    w = d.weights[("l23_exc", "l23_exc")]
+    assert float(w / 1e-12) == pytest.approx(87.81 / np.sqrt(0.1), rel=1e-3)
+    # L4E -> L2/3E doubled, inhibitory g = -4 (PD14 Table 5).
+    assert float(d.weights[("l4_exc", "l23_exc")] / w) == pytest.approx(2.0, rel=1e-9)
+    assert float(d.weights[("l23_pv", "l23_exc")] / w) == pytest.approx(-4.0, rel=1e-9)
+    # Background in-degree K_ext * k_scale: 1600 * 0.1 (PD14 Table 5).
+    assert d.background_indegree["l23_exc"] == 160
+
+
+def test_pd14_dc_compensation_matches_reference_helper():
+    from columns.column import column_derived
+    from columns.pd14 import PD14_CONNECTION_PROBABILITIES, PD14_FULL_RATES_HZ, PD14_POPULATION_ORDER, PD14_POPULATIONS, pd14_params
+
+    k = 0.1
+    d = column_derived(pd14_params(k))
+    # Independent re-computation of the INM-6 helper adjust_weights_and_input_to_synapse_scaling
+    # (units pA, ms, Hz): DC = 0.001 tau_syn (1 - sqrt k) (sum_j PSC_j K_j nu_j + PSC_ext K_ext nu_bg).
+    psc = 87.8099
+    n = np.array([PD14_POPULATIONS[p].full_size for p in PD14_POPULATION_ORDER], dtype=float)
+    tgt = "l4_exc"
+    rec = 0.0
+    for j, src in enumerate(PD14_POPULATION_ORDER):
+        c = PD14_CONNECTION_PROBABILITIES[(src, tgt)]
+        k_full = np.log(1 - c) / np.log(1 - 1 / (n[j] * PD14_POPULATIONS[tgt].full_size)) / PD14_POPULATIONS[tgt].full_size
+        w = psc * (1 if src.endswith("exc") else -4)
+        rec += w * k_full * PD14_FULL_RATES_HZ[src]
+    ext = psc * 2100 * 8.0
+    expected = 0.001 * 0.5 * (1 - np.sqrt(k)) * (rec + ext)
+    assert float(d.dc[tgt] / 1e-12) == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("model", ["current", "conductance"])
+def test_every_pathway_built_at_tiny_n(brian2_numpy, model):
+    from brian2 import Network, SpikeMonitor, ms
+
+    from columns.column import build_column
+    from columns.pathways import COLUMN_PATHWAYS, DEFAULT_COLUMN
+
+    params = dataclasses.replace(
+        DEFAULT_COLUMN, n_scale=0.005, cell_model=model, charge_populations=tuple(DEFAULT_COLUMN.populations)
+    )
+    col = build_column(params, "v9", connectivity_seed=3, initial_state_seed=4)
+    mons = [SpikeMonitor(g, name=f"{g.name}_spikes") for g in col.populations.values()]
+    Network(*col.brian_objects(), *mons).run(5 * ms)
+    built = {k for k in COLUMN_PATHWAYS if col.derived.synapse_numbers[k] > 0}
+    assert set(col.synapses) == built and len(built) >= 20  # 22 PD14 pathways minus 0-count ones
+    for key, syn in col.synapses.items():
+        # Each pathway holds exactly the fixed total number (PD14 rule, scaled).
+        assert len(syn) == col.derived.synapse_numbers[key]
+        assert syn.name == f"v9_{key[0]}_to_v9_{key[1]}"
+        mean_w = float(np.mean(syn.w[:]))
+        # Weights are drawn around the derived mean with 10 % s.d. (PD14 Table 5): the sample
+        # mean of n weights is within 4 s.e. of it.
+        expected = float(col.derived.weights[key])
+        assert abs(mean_w - expected) < 4 * 0.1 * abs(expected) / np.sqrt(len(syn)) + 1e-30
+    for name in col.population_names:
+        variables = col.pathway_variables(name)
+        charges = col.charge_variables(name)
+        assert set(variables) == {"ff", "l4", "l23", "l5", "pv", "bg"}
+        for var in [*variables.values(), *charges.values()]:
+            assert var in col.population(name).variables
+
+
+def test_delays_respect_minimum_and_mean(rng):
+    from brian2 import ms, second
+
+    from columns.wiring import draw_delays
+
+    d = np.asarray(draw_delays(0.75 * ms, 0.5, 200000, rng, 0.1 * ms) / second)
+    assert d.min() >= 1e-4
+    # Truncated normal N(0.75, 0.375) at 0.1 ms: mean = mu + sigma phi(a)/(1 - Phi(a)), a = -1.733
+    # (scipy-free closed form): phi(a) = 0.0889, 1 - Phi(a) = 0.9585 -> 0.7848 ms.
+    assert d.mean() * 1e3 == pytest.approx(0.7848, abs=0.003)
+
+
+def test_external_input_onto_feedforward_port(brian2_numpy):
+    from brian2 import Network, SpikeGeneratorGroup, StateMonitor, ms, pA
+
+    from columns.column import build_column
+    from columns.pathways import DEFAULT_COLUMN
+
+    params = dataclasses.replace(DEFAULT_COLUMN, n_scale=0.005, pathways={}, replaced_pathways={})
+    params = dataclasses.replace(params, background=dataclasses.replace(params.background, enabled=False))
+    col = build_column(params, "v1", connectivity_seed=1, initial_state_seed=2)
+    lgn = SpikeGeneratorGroup(2, [0, 1], [1.0, 1.0] * ms, name="lgn_on")
+    targets = col.port_targets("feedforward")
+    assert targets == ("l4_exc", "l4_pv")
+    syn = col.connect_input(lgn, "l4_exc", i=[0, 1], j=[0, 0], weight=[100.0, 50.0] * pA, delay=[1.0, 1.0] * ms)
+    assert syn.name == "lgn_on_to_v1_l4_exc"
+    mon = StateMonitor(col.population("l4_exc"), "I_ff", record=[0, 1], name="v1_l4_exc_iff")
+    Network(*col.brian_objects(), lgn, mon).run(3 * ms)
+    i_ff = np.asarray(mon.I_ff / pA)
+    t = np.asarray(mon.t / ms)
+    # Both spikes arrive at 2.0 ms onto cell 0 (spike 1 ms + delay 1 ms): I_ff jumps by the
+    # summed weights, 150 pA, and then decays with tau_syn = 0.5 ms; cell 1 gets nothing.
+    assert np.all(i_ff[0][t < 2.0] == 0.0)
+    assert i_ff[0].max() == pytest.approx(150.0, rel=1e-9)
+    k = int(np.argmax(i_ff[0]))
+    assert i_ff[0][k + 1] / i_ff[0][k] == pytest.approx(np.exp(-0.1 / 0.5), rel=1e-9)
+    assert np.all(i_ff[1] == 0.0)
