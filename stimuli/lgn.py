@@ -4,7 +4,8 @@ Pipeline for one block of frames (contrast units):
 
 1. *Spatial*: one FFT convolution of each frame with the channel's DoG kernel
    (:func:`stimuli.retina.difference_of_gaussians_kernel`), on a zero-padded grid (the
-   world outside the field is mean grey), then bilinear sampling at every cell's centre.
+   world outside the field is mean grey), then cubic-convolution interpolation (Keys
+   1981) at every cell's centre.
    ON cells take the result, OFF cells its negative.
 2. *Temporal*: each frame is held for ``frame_duration``; the held signal, at the rate
    time step, is convolved causally with the channel's biphasic kernel
@@ -321,6 +322,25 @@ def build_lgn_mosaic(
     return mosaic
 
 
+def _cubic_weights(frac: np.ndarray) -> np.ndarray:
+    """Keys (1981) cubic-convolution weights (a = -1/2) of the taps at -1, 0, +1, +2 pixels.
+
+    Bilinear interpolation low-passes the filtered image (a 5 % loss at 0.1 cycles/pixel
+    for a cell between pixels); cubic convolution is third-order accurate.
+    Keys R. (1981) IEEE Trans ASSP 29:1153-1160. doi:10.1109/TASSP.1981.1163711
+    """
+    a = -0.5
+
+    def near(x):  # |x| <= 1
+        return (a + 2) * x**3 - (a + 3) * x**2 + 1
+
+    def far(x):  # 1 < |x| < 2
+        return a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+
+    t = np.asarray(frac, dtype=float)
+    return np.stack([far(1 + t), near(t), near(1 - t), far(2 - t)])
+
+
 def _substeps(frame_duration: float, time_step: float) -> int:
     n = frame_duration / time_step
     k = int(round(n))
@@ -414,22 +434,23 @@ class LGNFilter:
                                c.spatial.sigma_center_deg)
             kernel = difference_of_gaussians_kernel(c.spatial, grid.deg_per_pixel)
             m = kernel.shape[0] // 2
-            size = sfft.next_fast_len(n + 2 * m + 1, real=True)
+            pad = m + 2  # two more pixels for the 4-tap interpolation at the border
+            size = sfft.next_fast_len(n + 2 * pad + 1, real=True)
             kpad = np.zeros((size, size))
             kpad[: 2 * m + 1, : 2 * m + 1] = kernel
             kpad = np.roll(kpad, (-m, -m), axis=(0, 1))
             kernel_ft = sfft.rfft2(kpad, workers=self.workers)
             # fractional padded-array coordinates of each cell centre
-            col = (mosaic.x_deg[cells] + half) / grid.deg_per_pixel - 0.5 + m
-            row = (half - mosaic.y_deg[cells]) / grid.deg_per_pixel - 0.5 + m
-            c0 = np.clip(np.floor(col).astype(np.int64), 0, size - 2)
-            r0 = np.clip(np.floor(row).astype(np.int64), 0, size - 2)
-            fc, fr = col - c0, row - r0
+            col = (mosaic.x_deg[cells] + half) / grid.deg_per_pixel - 0.5 + pad
+            row = (half - mosaic.y_deg[cells]) / grid.deg_per_pixel - 0.5 + pad
+            c0 = np.clip(np.floor(col).astype(np.int64), 1, size - 3)
+            r0 = np.clip(np.floor(row).astype(np.int64), 1, size - 3)
+            wc, wr = _cubic_weights(col - c0), _cubic_weights(row - r0)
             taps = biphasic_temporal_kernel(c.temporal, self.time_step)
             self._groups.append({
                 "channel": c, "cells": cells, "sign": mosaic.sign[cells].astype(float),
-                "m": m, "size": size, "kernel_ft": kernel_ft,
-                "r0": r0, "c0": c0, "weights": ((1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc),
+                "pad": pad, "size": size, "kernel_ft": kernel_ft,
+                "r0": r0, "c0": c0, "wr": wr, "wc": wc,
                 "taps": taps, "history": np.zeros((cells.size, taps.size - 1)),
             })
         self.steps_done = 0
@@ -455,15 +476,16 @@ class LGNFilter:
         if frames.shape[0] == 0:
             return out
         for g in self._groups:
-            m, size = g["m"], g["size"]
+            pad, size = g["pad"], g["size"]
             padded = np.zeros((frames.shape[0], size, size))
-            padded[:, m:m + n, m:m + n] = frames
+            padded[:, pad:pad + n, pad:pad + n] = frames
             filtered = sfft.irfft2(sfft.rfft2(padded, workers=self.workers) * g["kernel_ft"],
                                    s=(size, size), workers=self.workers)
-            r0, c0 = g["r0"], g["c0"]
-            w00, w01, w10, w11 = g["weights"]
-            sampled = (filtered[:, r0, c0] * w00 + filtered[:, r0, c0 + 1] * w01
-                       + filtered[:, r0 + 1, c0] * w10 + filtered[:, r0 + 1, c0 + 1] * w11)
+            r0, c0, wr, wc = g["r0"], g["c0"], g["wr"], g["wc"]
+            sampled = np.zeros((frames.shape[0], r0.size))
+            for i in range(4):
+                for j in range(4):
+                    sampled += filtered[:, r0 + i - 1, c0 + j - 1] * (wr[i] * wc[j])
             out[g["cells"]] = (sampled * g["sign"]).T
         return out
 

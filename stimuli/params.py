@@ -248,9 +248,9 @@ PARVO = ChannelParams(
         # Purpura & Shapley 1987, J Physiol 391:267; Benardete & Kaplan 1997).
         baseline_rate_hz=15.0,
         # Calibrated (scripts/bench: optimal full-contrast 4 Hz grating) to a mean (F0) of
-        # ~25 Hz and a peak of ~68 Hz: the low contrast gain of P cells (Kaplan & Shapley
+        # ~26 Hz and a peak of ~69 Hz: the low contrast gain of P cells (Kaplan & Shapley
         # 1986 PNAS 83:2755; Croner & Kaplan 1995: M gain ~6x P per unit centre area).
-        gain_hz=150.0,
+        gain_hz=80.0,
         max_rate_hz=300.0,
         baseline_range_hz=(5.0, 30.0),
         driven_range_hz=(20.0, 60.0),
@@ -281,10 +281,11 @@ MAGNO = ChannelParams(
     nonlinearity=NonlinearityParams(
         # Maintained rates of M cells ~10-30 Hz (Kaplan et al. 1987; Benardete & Kaplan 1999).
         baseline_rate_hz=20.0,
-        # Croner & Kaplan 1995: M contrast gain ~6x that of P cells; with M cells' larger
-        # centres 4x the P gain gives ~6x the P response at low contrast. Optimal
-        # full-contrast 4 Hz grating: F0 ~41 Hz, peak ~116 Hz (rectified).
-        gain_hz=600.0,
+        # Croner & Kaplan 1995 report an M contrast gain ~6x that of P cells; we use only
+        # 2x the P gain so that the optimal full-contrast 4 Hz grating stays in the
+        # measured range (F0 ~40 Hz, peak ~113 Hz): without contrast gain control a
+        # linear-rectified model cannot match both low- and high-contrast M responses.
+        gain_hz=160.0,
         max_rate_hz=400.0,
         baseline_range_hz=(5.0, 40.0),
         driven_range_hz=(30.0, 150.0),
@@ -325,7 +326,7 @@ _MOUSE_CHANNEL = ChannelParams(
         baseline_rate_hz=8.0,
         # Calibrated: optimal full-contrast 2-4 Hz grating -> F0 ~14 Hz, peak ~39 Hz, the
         # range of visually driven mouse dLGN rates (Durand et al. 2016, approx.).
-        gain_hz=120.0,
+        gain_hz=50.0,
         max_rate_hz=200.0,
         baseline_range_hz=(2.0, 20.0),
         driven_range_hz=(10.0, 50.0),

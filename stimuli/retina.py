@@ -299,12 +299,16 @@ def _unit_solution(order: int, rebound_ratio: float, trough_over_peak: float) ->
         values.append(q / p - trough_over_peak if np.isfinite(q) else math.nan)
     values = np.array(values)
     ok = np.isfinite(values)
+    # trough/peak is U-shaped in r: below its minimum the "trough" is a vanishing tail far
+    # after the peak (a practically monophasic kernel), so only the upper branch is used
+    lowest = int(np.nanargmin(np.where(ok, values, np.nan)))
+    ok[:lowest] = False
     sign_change = np.nonzero(ok[:-1] & ok[1:] & (np.sign(values[:-1]) != np.sign(values[1:])))[0]
     if sign_change.size == 0:
         raise ConfigError(
             f"rebound_time_s / peak_time_s = {trough_over_peak:.3g} cannot be reached with "
             f"order {order} and rebound_ratio {rebound_ratio}; try a ratio between "
-            f"{np.nanmin(values + trough_over_peak):.3g} and {np.nanmax(values + trough_over_peak):.3g}"
+            f"{values[lowest] + trough_over_peak:.3g} and {np.nanmax(values + trough_over_peak):.3g}"
         )
     k = int(sign_change[0])
 
