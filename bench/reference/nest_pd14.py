@@ -107,10 +107,12 @@ def main(argv: list[str] | None = None) -> dict:
     senders = np.asarray(ev["senders"], dtype=np.int64) - first
     times = np.asarray(ev["times"], dtype=float)
     rss = m.peak_rss_bytes()  # before the connection read-out below, which costs memory
+    per_pathway = [[len(nest.GetConnections(source=src, target=tgt)) for src in pops] for tgt in pops]
     out_degree = _out_degrees(nest, neurons, first, int(p["n"].sum()), int(p["n_syn"].sum()))
     result = {"simulator": "nest", "version": nest.__version__, "device": "nest",
               "build_s": build_s, "compile_s": 0.0, "sim_wall_s": sim_s,
-              "load_average_start": load_start, "peak_rss_bytes": rss}
+              "load_average_start": load_start, "peak_rss_bytes": rss,
+              "n_synapses_per_pathway": per_pathway}
     return m.finish(result, p, senders, times, out_degree, args, args.out)
 
 

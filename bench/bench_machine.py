@@ -1,0 +1,163 @@
+"""Machine bounds: streaming memory bandwidth and the random-access (synaptic delivery) bound.
+
+Two figures against which the simulators' throughput is judged (issue #8):
+
+* **Streaming bandwidth** (GB/s): STREAM-style ``copy`` (a = b, 16 bytes per element) and
+  ``triad`` (a = b + s c, 24 bytes per element) over 64 Mi float64 elements (512 MiB per
+  array, far beyond the caches), numba-parallel with 1 and 2 threads, best of 5. The numpy
+  ``copy`` is reported too.
+* **Ideal synaptic deliveries per second**: the PD14 scale-0.1 connectivity (7,717 neurons,
+  about 3.0 million synapses, drawn as in ``bench/reference/brian2_pd14.py``) stored as CSR
+  (target index int32 + weight float64 per synapse, sorted by source); spiking sources drawn
+  with probabilities proportional to the full-scale PD14 population rates; each spike adds the
+  weight of every outgoing synapse into a float64 array of one value per neuron (the summed
+  synaptic current). Nothing else is done, so no simulator can deliver faster on this machine.
+  With 2 threads each thread accumulates into its own copy (no atomics).
+
+Writes ``<out>/machine.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from analysis.outputs import write_json
+from analysis.provenance import collect_provenance
+
+logger = logging.getLogger("bench.machine")
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "reference"))
+import pd14_model  # noqa: E402
+from brian2_pd14 import draw_connectivity  # noqa: E402
+
+
+@numba.njit(parallel=True, cache=False)
+def _copy(a, b):
+    for k in numba.prange(a.size):
+        a[k] = b[k]
+
+
+@numba.njit(parallel=True, cache=False)
+def _triad(a, b, c, s):
+    for k in numba.prange(a.size):
+        a[k] = b[k] + s * c[k]
+
+
+@numba.njit(parallel=True, cache=False)
+def _deliver(spikes, indptr, targets, weights, acc):
+    """Scatter-add every outgoing weight of every spike; acc has one row per thread."""
+    n_chunks = acc.shape[0]
+    per = (spikes.size + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        row = acc[c]
+        for s in range(c * per, min((c + 1) * per, spikes.size)):
+            src = spikes[s]
+            for k in range(indptr[src], indptr[src + 1]):
+                row[targets[k]] += weights[k]
+
+
+def _best(fn, repeats: int) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def measure_bandwidth(n: int, threads: int, repeats: int) -> dict:
+    """Copy and triad bandwidth (GB/s, 1e9 bytes) with ``threads`` numba threads."""
+    numba.set_num_threads(threads)
+    a = np.zeros(n)
+    b = np.ones(n)
+    c = np.full(n, 2.0)
+    _copy(a[:16], b[:16])
+    _triad(a[:16], b[:16], c[:16], 3.0)  # compile outside the timing
+    t_copy = _best(lambda: _copy(a, b), repeats)
+    t_triad = _best(lambda: _triad(a, b, c, 3.0), repeats)
+    return {"threads": threads, "copy_GBps": 16 * n / t_copy / 1e9,
+            "triad_GBps": 24 * n / t_triad / 1e9}
+
+
+def measure_delivery(threads: int, n_spikes: int, repeats: int, seed: int = 1,
+                     state_size: int = 0) -> dict:
+    """Ideal synaptic deliveries per second on the PD14 scale-0.1 connectivity.
+
+    With ``state_size`` > 0 the targets are instead uniform over a state array of that many
+    neurons (e.g. the 77,169 neurons of full-scale PD14, beyond the L2 cache).
+    """
+    numba.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    p = pd14_model.derive(0.1, "poisson")
+    conn = draw_connectivity(p, rng)
+    order = np.argsort(conn["pre"], kind="stable")
+    n_total = int(p["n"].sum())
+    targets = conn["post"][order].astype(np.int32)
+    if state_size:
+        targets = rng.integers(0, state_size, targets.size).astype(np.int32)
+    weights = conn["w"][order].astype(np.float64)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(conn["pre"], minlength=n_total))])
+    prob = np.repeat(pd14_model.FULL_MEAN_RATES, p["n"]).astype(float)
+    spikes = rng.choice(n_total, size=n_spikes, p=prob / prob.sum()).astype(np.int64)
+    acc = np.zeros((threads, state_size or n_total))
+    _deliver(spikes[:8], indptr, targets, weights, acc)
+    seconds = _best(lambda: _deliver(spikes, indptr, targets, weights, acc), repeats)
+    deliveries = int((indptr[spikes + 1] - indptr[spikes]).sum())
+    return {"threads": threads, "n_synapses": int(targets.size), "n_spikes": n_spikes,
+            "deliveries": deliveries, "seconds": seconds,
+            "deliveries_per_s": deliveries / seconds,
+            "state_bytes": int((state_size or n_total) * 8)}
+
+
+def run(out_dir: Path, quick: bool) -> dict:
+    """Measure the machine bounds and write ``<out_dir>/machine.json``."""
+    load_start = list(os.getloadavg())
+    n = (1 << 24) if quick else (1 << 26)
+    repeats = 3 if quick else 5
+    thread_counts = [1, 2] if numba.config.NUMBA_NUM_THREADS >= 2 else [1]
+    bandwidth = [measure_bandwidth(n, t, repeats) for t in thread_counts]
+    a = np.zeros(n)
+    b = np.ones(n)
+    t_np = _best(lambda: np.copyto(a, b), repeats)
+    del a, b
+    n_spk = 20_000 if quick else 100_000
+    delivery = [measure_delivery(t, n_spk, repeats) for t in thread_counts]
+    # full-scale PD14 has 77,169 neurons (sum of pd14_model.N_FULL)
+    delivery_full = [measure_delivery(t, n_spk, repeats, state_size=int(pd14_model.N_FULL.sum()))
+                     for t in thread_counts]
+    doc = {
+        "benchmark": "machine",
+        "array_elements": n,
+        "bandwidth": bandwidth,
+        "numpy_copy_GBps": 16 * n / t_np / 1e9,
+        "delivery": delivery,
+        "delivery_full_scale_state": delivery_full,
+        "best_triad_GBps": max(x["triad_GBps"] for x in bandwidth),
+        "best_deliveries_per_s": max(x["deliveries_per_s"] for x in delivery),
+        "cpu_count": os.cpu_count(),
+        "load_average_start": load_start,
+        "load_average": list(os.getloadavg()),
+        "provenance": collect_provenance(seeds={"delivery": 1}),
+    }
+    for x in bandwidth:
+        logger.info("bandwidth %d thread(s): copy %.1f GB/s, triad %.1f GB/s",
+                    x["threads"], x["copy_GBps"], x["triad_GBps"])
+    for x in delivery:
+        logger.info("ideal deliveries %d thread(s): %.3g /s", x["threads"], x["deliveries_per_s"])
+    for x in delivery_full:
+        logger.info("ideal deliveries, full-scale state, %d thread(s): %.3g /s",
+                    x["threads"], x["deliveries_per_s"])
+    write_json(Path(out_dir) / "machine.json", doc, overwrite=True)
+    return doc
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run(HERE / "results", quick="--quick" in sys.argv)
