@@ -278,8 +278,9 @@ def probe_r2(
     ----------
     downstream : array_like, shape (n_trials, n_nodes)
         Single-trial responses of the population read out (the predictors), e.g. IT L5.
-    upstream : array_like, shape (n_trials, n_features)
-        Single-trial responses to reconstruct (the targets), e.g. LGN cells on the same trials.
+    upstream : array_like, shape (n_trials, n_features) or (n_trials,)
+        Single-trial responses to reconstruct (the targets), e.g. LGN cells on the same trials,
+        or one stimulus feature.
     n_cells : int, optional
         Downstream cells drawn without replacement per subsample (default all).
     n_subsamples : int
@@ -322,7 +323,8 @@ def probe_r2(
     1.0
     """
     predictors = _trials_matrix("downstream", downstream)
-    targets = _trials_matrix("upstream", upstream)
+    targets = _finite_array("upstream", upstream, ndim=(1, 2))
+    targets = targets[:, None] if targets.ndim == 1 else targets
     if targets.shape[0] != predictors.shape[0]:
         raise SpikeDataError(
             f"upstream: has {targets.shape[0]} trials but downstream has {predictors.shape[0]}"

@@ -76,7 +76,12 @@ def test_probe_noiseless_linear_map_and_independent_data():
     assert independent.r2_per_feature.shape == (10,)
 
 
-def test_probe_mismatched_trials():
+def test_probe_single_feature_and_mismatched_trials():
+    rng = np.random.default_rng(13)
+    downstream = rng.normal(size=(200, 5))
+    feature = downstream @ np.array([1.0, -2.0, 0.0, 0.5, 0.0]) + rng.normal(size=200)
+    # signal variance 1 + 4 + 0.25 = 5.25, noise 1: R² → 5.25 / 6.25 = 0.84 (analytic), SE ≈ 0.02
+    assert probe_r2(downstream, feature).r2 == pytest.approx(0.84, abs=0.05)
     with pytest.raises(SpikeDataError, match="upstream"):
         probe_r2(np.zeros((10, 3)), np.zeros((9, 2)))
 
