@@ -6,6 +6,9 @@ import doctest
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import special
 
 import analysis.tuning
@@ -25,6 +28,10 @@ from analysis.tuning import (
 
 ORIENTATIONS = np.arange(12) * 15.0  # 12 orientations over 180°
 DIRECTIONS = np.arange(8) * 45.0  # 8 directions over 360°
+
+
+def _angle_difference(a, b, period=180.0):
+    return np.abs((np.asarray(a) - np.asarray(b) + period / 2) % period - period / 2)
 
 
 def test_tuning_curves_mean_and_sem():
@@ -217,3 +224,25 @@ def test_docstring_examples_run():
     result = doctest.testmod(analysis.tuning)
     # every Examples section of the module runs and prints what its docstring says
     assert result.failed == 0 and result.attempted >= 12
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rates=arrays(np.float64, (12, 3), elements=st.floats(0.0, 100.0)),
+    scale=st.floats(0.01, 100.0),
+    shift=st.integers(0, 11),
+)
+def test_osi_bounded_scale_and_rotation_invariant(rates, scale, shift):
+    rates[0] += 1.0  # no silent neuron
+    osi = orientation_selectivity_index(rates, ORIENTATIONS)
+    # 1 − circular variance lies in [0, 1] (triangle inequality) and, by definition, is unchanged by
+    # a gain change or by rotating the stimulus set; the preferred angle rotates with it
+    assert np.all((osi >= -1e-12) & (osi <= 1 + 1e-12))
+    scaled = orientation_selectivity_index(scale * rates, ORIENTATIONS)
+    np.testing.assert_allclose(scaled, osi, rtol=1e-9, atol=1e-12)
+    rolled = np.roll(rates, shift, axis=0)
+    np.testing.assert_allclose(orientation_selectivity_index(rolled, ORIENTATIONS), osi, rtol=1e-9, atol=1e-12)
+    tuned = osi > 1e-6
+    moved = _angle_difference(preferred_orientation(rolled, ORIENTATIONS),
+                              preferred_orientation(rates, ORIENTATIONS) + 15.0 * shift)
+    assert np.all(moved[tuned] < 1e-6)
