@@ -21,6 +21,10 @@ sta_accumulate
     Add one block of stimulus frames to the spike-triggered sums of every neuron.
 pair_covariance
     Sample covariance of selected rows of a matrix (pairs of neurons).
+binned_gram
+    ``X Xᵀ`` of the binned spike matrix from the spikes directly (sparse co-occurrences).
+gram_to_covariance
+    Turn that Gram matrix into a covariance or correlation matrix, in place.
 
 Design (spikeinterface ``postprocessing/correlograms.py``, STUMPY ``stump.py``): kernels
 are compiled lazily on first call (``njit`` without signatures, so importing the package
@@ -47,6 +51,8 @@ __all__ = [
     "isi_moments",
     "sta_accumulate",
     "pair_covariance",
+    "binned_gram",
+    "gram_to_covariance",
 ]
 
 #: Persist compiled kernels only where the user asked for a cache directory.
@@ -344,3 +350,96 @@ def pair_covariance(x, pairs, ddof):
             acc += (x[a, k] - mean[a]) * (x[b, k] - mean[b])
         out[p] = acc / (n - ddof) if n > ddof else np.nan
     return out
+
+
+@_jit
+def binned_gram(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary):
+    """Gram matrix ``G = X Xᵀ`` and row sums of the binned spike matrix ``X``.
+
+    ``X[i, (w, b)]`` is the count of node ``i`` in bin ``b`` of window ``w`` (the binning
+    of :func:`bin_counts`, windows concatenated). Only bins holding spikes contribute:
+    for the ``k`` spikes of one bin every pair adds one co-occurrence, so the cost is
+    ``sum_bins k²/2`` rather than the ``n_nodes² × n_samples`` of a dense product.
+
+    Parameters
+    ----------
+    times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance
+        As :func:`bin_counts`.
+    binary : bool
+        Count a node at most once per bin (Elephant's ``binarize``).
+
+    Returns
+    -------
+    gram : float64[n_nodes, n_nodes]
+        Exact integer values (float64 holds integers up to 2**53 exactly).
+    row_sums : float64[n_nodes]
+        ``X.sum(axis=1)``.
+    """
+    gram = np.zeros((n_nodes, n_nodes), dtype=np.float64)
+    row_sums = np.zeros(n_nodes, dtype=np.float64)
+    n_windows = win_start.shape[0]
+    for w in range(n_windows):
+        w0 = win_start[w]
+        lo = np.searchsorted(times, w0, side="left")
+        hi = np.searchsorted(times, win_stop[w], side="right")
+        buf = np.empty(hi - lo, dtype=np.int64)
+        s = lo
+        while s < hi:
+            # the spikes of one bin are consecutive: times are sorted and the bin is monotone
+            b = bin_index(times[s], w0, inv_bin_size, tolerance)
+            if b >= n_bins:
+                break
+            k = 0
+            while s < hi and bin_index(times[s], w0, inv_bin_size, tolerance) == b:
+                buf[k] = node_ids[s]
+                k += 1
+                s += 1
+            group = np.sort(buf[:k])
+            if binary:
+                m = 0
+                for p in range(k):
+                    if p == 0 or group[p] != group[p - 1]:
+                        group[m] = group[p]
+                        m += 1
+                k = m
+            for p in range(k):
+                a = group[p]
+                row_sums[a] += 1.0
+                gram[a, a] += 1.0
+                for q in range(p + 1, k):
+                    c = group[q]
+                    if c == a:
+                        gram[a, a] += 2.0  # x² = k + 2·C(k, 2) for k spikes of one node
+                    else:
+                        gram[a, c] += 1.0
+    for a in range(n_nodes):
+        for c in range(a + 1, n_nodes):
+            gram[c, a] = gram[a, c]
+    return gram, row_sums
+
+
+@_jit
+def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
+    """Covariance (or Pearson correlation) from ``G = X Xᵀ`` and the row sums, in place.
+
+    ``C = (G - N Nᵀ / L) / (L - ddof)`` (Elephant's ``_covariance_sparse``); with
+    ``correlation`` the result is ``C_ij / sqrt(C_ii C_jj)`` clipped to ``[-1, 1]`` as
+    ``numpy.corrcoef`` does, NaN for a row without variance.
+    """
+    n = gram.shape[0]
+    diag = np.empty(n, dtype=np.float64)
+    for a in range(n):
+        diag[a] = gram[a, a] - row_sums[a] * row_sums[a] / n_samples
+    for a in range(n):
+        for c in range(n):
+            v = gram[a, c] - row_sums[a] * row_sums[c] / n_samples
+            if correlation:
+                v = v / np.sqrt(diag[a] * diag[c])
+                if v > 1.0:
+                    v = 1.0
+                elif v < -1.0:
+                    v = -1.0
+            else:
+                v = v / (n_samples - ddof)
+            gram[a, c] = v
+    return gram

@@ -107,3 +107,21 @@ def pair_covariance(x, pairs, ddof):
         n = x.shape[1]
         out[p] = np.cov(x[a], x[b], ddof=ddof)[0, 1] if n > ddof else np.nan
     return out
+
+
+def binned_gram(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary):
+    """Dense product of the binned matrix (windows concatenated) with itself."""
+    counts = bin_counts(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance)
+    x = counts.transpose(1, 0, 2).reshape(n_nodes, -1).astype(np.float64)
+    if binary:
+        x = (x > 0).astype(np.float64)
+    return x @ x.T, x.sum(axis=1)
+
+
+def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
+    cov = gram - np.outer(row_sums, row_sums) / n_samples
+    if correlation:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            std = np.sqrt(np.diag(cov))
+            return np.clip(cov / std[:, None] / std[None, :], -1.0, 1.0)
+    return cov / (n_samples - ddof)

@@ -29,6 +29,8 @@ from analysis.spike_stats import (
     cv2,
     fanofactor,
     lv,
+    spike_count_correlation,
+    spike_count_covariance,
 )
 from analysis.spiketrains import SpikeTrains
 
@@ -207,3 +209,32 @@ def test_correlation_and_covariance_equal_elephant(spikes, binary, fast):
         covariance(counts, pairs=pairs, binary=binary), want_v[pairs[:, 0], pairs[:, 1]],
         rtol=RTOL, atol=RTOL * np.abs(want_v).max(),
     )
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("bin_size", [BIN, 0.05])
+def test_spike_count_matrices_from_spikes_equal_elephant(spikes, binary, bin_size):
+    # expected: elephant correlation_coefficient / covariance of BinnedSpikeTrain; at 5 ms the
+    # binned matrix is sparse (Elephant takes its sparse path), at 50 ms dense (numpy.corrcoef)
+    _, st, neo_trains = spikes
+    binned = _quiet(BinnedSpikeTrain, neo_trains, bin_size=bin_size * pq.s)
+    want_c = _quiet(esc.correlation_coefficient, binned, binary=binary)
+    want_v = _quiet(esc.covariance, binned, binary=binary)
+    got_c = spike_count_correlation(st, bin_size, binary=binary)
+    got_v = spike_count_covariance(st, bin_size, binary=binary)
+    np.testing.assert_allclose(got_v, want_v, rtol=RTOL, atol=RTOL * np.abs(want_v).max())
+    np.testing.assert_allclose(got_c, want_c, rtol=RTOL, atol=RTOL, equal_nan=True)
+
+
+def test_spike_count_correlation_over_trials_equals_elephant_on_concatenated_bins(spikes):
+    # expected: numpy.corrcoef (what Elephant's correlation_coefficient calls) of the
+    # trial-concatenated BinnedSpikeTrain arrays
+    _, st, neo_trains = spikes
+    trials = {"start": np.array([0.1, 0.9]), "stop": np.array([0.6, 1.4])}
+    arrays = [
+        _quiet(BinnedSpikeTrain, neo_trains, bin_size=0.01 * pq.s, t_start=a * pq.s, t_stop=b * pq.s).to_array()
+        for a, b in zip(trials["start"], trials["stop"])
+    ]
+    want = _quiet(np.corrcoef, np.concatenate(arrays, axis=1))
+    got = spike_count_correlation(st, 0.01, trials=trials)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL, equal_nan=True)
