@@ -128,6 +128,14 @@ def _labels(name: str, labels: Sequence[str] | None, n: int, default: str) -> li
     return list(labels)
 
 
+def _finish(ax: plt.Axes, legend: bool, title: str | None) -> None:
+    """Small frameless legend and an optional title: the common ending of one-axes figures."""
+    if legend:
+        ax.legend(frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title)
+
+
 def plot_psth(
     psth: np.ndarray,
     bin_size: float,
@@ -168,10 +176,7 @@ def plot_psth(
     ax.set_xlabel("time (s)")
     ax.set_ylabel("rate (spikes/s)")
     ax.set_xlim(edges[0], edges[-1])
-    if any(names) or stimulus_onset is not None:
-        ax.legend(frameon=False, fontsize="small")
-    if title:
-        ax.set_title(title)
+    _finish(ax, any(names) or stimulus_onset is not None, title)
     return fig
 
 
@@ -219,10 +224,7 @@ def plot_tuning_curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("response (spikes/s)")
     ax.set_ylim(bottom=0)
-    if any(names):
-        ax.legend(frameon=False, fontsize="small")
-    if title:
-        ax.set_title(title)
+    _finish(ax, any(names), title)
     return fig
 
 
@@ -510,7 +512,5 @@ def plot_pathway_charges(
     ax.set_xticks(positions, pathways, rotation=30, ha="right")
     ax.set_xlabel("pathway")
     ax.set_ylabel("charge per trial (pC)")
-    ax.legend(frameon=False, fontsize="small")
-    if title:
-        ax.set_title(title)
+    _finish(ax, True, title)
     return fig
