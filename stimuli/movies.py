@@ -531,6 +531,13 @@ class _NoiseMixin:
     def _rng(self, noise_frame: int) -> np.random.Generator:
         return np.random.default_rng([int(self.seed), int(noise_frame)])
 
+    def _render_checks(self, grid: StimulusGrid, idx: np.ndarray, frame_duration_s: float,
+                       check_deg: float) -> np.ndarray:
+        _, check_of = _checks_to_pixels(grid, check_deg)
+        unique, inverse = self._noise_indices(idx, frame_duration_s)
+        patterns = np.stack([self.noise_frame(grid, m)[np.ix_(check_of, check_of)] for m in unique])
+        return patterns[inverse]
+
 
 def _checks_to_pixels(grid: StimulusGrid, check_deg: float) -> tuple[int, np.ndarray]:
     """Number of checks per side and the check index of every pixel row/column."""
@@ -583,10 +590,7 @@ class SparseNoise(_NoiseMixin, Stimulus):
         return self.contrast * lit * sign
 
     def _render(self, grid, idx, frame_duration_s):
-        _, check_of = _checks_to_pixels(grid, self.dot_size_deg)
-        unique, inverse = self._noise_indices(idx, frame_duration_s)
-        patterns = np.stack([self.noise_frame(grid, m)[np.ix_(check_of, check_of)] for m in unique])
-        return patterns[inverse]
+        return self._render_checks(grid, idx, frame_duration_s, self.dot_size_deg)
 
 
 @dataclass(frozen=True)
@@ -625,10 +629,7 @@ class BinaryNoise(_NoiseMixin, Stimulus):
         return self.contrast * np.where(bits, 1.0, -1.0)
 
     def _render(self, grid, idx, frame_duration_s):
-        _, check_of = _checks_to_pixels(grid, self.check_size_deg)
-        unique, inverse = self._noise_indices(idx, frame_duration_s)
-        patterns = np.stack([self.noise_frame(grid, m)[np.ix_(check_of, check_of)] for m in unique])
-        return patterns[inverse]
+        return self._render_checks(grid, idx, frame_duration_s, self.check_size_deg)
 
 
 @dataclass(frozen=True)
@@ -667,10 +668,7 @@ class GaussianNoise(_NoiseMixin, Stimulus):
         return np.clip(values, -1.0, 1.0)
 
     def _render(self, grid, idx, frame_duration_s):
-        _, check_of = _checks_to_pixels(grid, self.check_size_deg)
-        unique, inverse = self._noise_indices(idx, frame_duration_s)
-        patterns = np.stack([self.noise_frame(grid, m)[np.ix_(check_of, check_of)] for m in unique])
-        return patterns[inverse]
+        return self._render_checks(grid, idx, frame_duration_s, self.check_size_deg)
 
 
 @dataclass(frozen=True)
