@@ -514,3 +514,144 @@ def plot_pathway_charges(
     ax.set_ylabel("charge per trial (pC)")
     _finish(ax, True, title)
     return fig
+
+
+# --- stimuli figures ---
+# Figures of the retina/LGN front end (issue #3). They take plain arrays and tables so that
+# this module stays independent of the stimuli package.
+
+__all__ += ["plot_stimulus_frames", "plot_lgn_mosaic", "plot_lgn_rates"]
+
+
+def plot_stimulus_frames(
+    frames: Sequence[np.ndarray],
+    titles: Sequence[str],
+    field_size_deg: float,
+    n_columns: int = 5,
+) -> plt.Figure:
+    """Example frames, one panel each, in contrast units on a fixed [-1, 1] grey scale.
+
+    Parameters
+    ----------
+    frames : sequence of numpy.ndarray
+        Each ``(n_pixels, n_pixels)``, rows running downwards (image order).
+    titles : sequence of str
+        One per frame.
+    field_size_deg : float
+        Side of the field, deg (sets the axes extent, centred at 0).
+    n_columns : int
+        Panels per row.
+    """
+    if len(frames) != len(titles) or not frames:
+        raise SpikeDataError("frames and titles must be non-empty and of equal length")
+    n_rows = int(np.ceil(len(frames) / n_columns))
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(2.0 * n_columns, 2.1 * n_rows),
+                             layout="constrained", squeeze=False)
+    half = field_size_deg / 2
+    image = None
+    for ax, frame, title in zip(axes.flat, frames, titles):
+        image = ax.imshow(frame, cmap="gray", vmin=-1, vmax=1, extent=(-half, half, -half, half))
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.flat[len(frames):]:
+        ax.set_axis_off()
+    fig.colorbar(image, ax=axes, shrink=0.6, label="contrast")
+    return fig
+
+
+def plot_lgn_mosaic(
+    nodes: Mapping[str, Mapping[str, np.ndarray]],
+    field_size_deg: float,
+    n_sigma: float = 1.0,
+    title: str | None = None,
+) -> plt.Figure:
+    """ON and OFF mosaics with each cell's RF centre drawn as a circle of ``n_sigma`` sigmas.
+
+    Parameters
+    ----------
+    nodes : mapping of population to node table
+        Tables with ``x_deg``, ``y_deg``, ``sigma_center_deg`` (e.g. ``lgn_on``, ``lgn_off``).
+    field_size_deg : float
+        Side of the field, deg.
+    n_sigma : float
+        Circle radius in centre sigmas.
+    title : str, optional
+    """
+    from matplotlib.collections import EllipseCollection
+
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    colours = {"lgn_on": "tab:red", "lgn_off": "tab:blue"}
+    for k, (population, table) in enumerate(nodes.items()):
+        x = np.asarray(table["x_deg"], dtype=float)
+        y = np.asarray(table["y_deg"], dtype=float)
+        d = 2 * n_sigma * np.asarray(table["sigma_center_deg"], dtype=float)
+        colour = colours.get(population, plt.get_cmap("tab10")(k % 10))
+        ax.add_collection(EllipseCollection(d, d, np.zeros_like(d), units="xy", offsets=np.c_[x, y],
+                                            offset_transform=ax.transData, facecolors="none",
+                                            edgecolors=colour, linewidths=0.6, alpha=0.8))
+        ax.plot(x, y, ".", color=colour, markersize=2, label=f"{population} ({x.size})")
+    half = field_size_deg / 2
+    ax.set_xlim(-half, half)
+    ax.set_ylim(-half, half)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (deg)")
+    ax.set_ylabel("y (deg)")
+    ax.legend(markerscale=5, loc="upper right", framealpha=0.9, fontsize=8)
+    _finish(ax, False, title)
+    return fig
+
+
+def plot_lgn_rates(
+    rates: np.ndarray,
+    time_step: float,
+    labels: Sequence[str],
+    spiketrains: Sequence[SpikeTrains] = (),
+    max_nodes: int = 100,
+    title: str | None = None,
+) -> plt.Figure:
+    """LGN rates of a few cells (top) above the spike rasters of the populations (bottom).
+
+    Parameters
+    ----------
+    rates : numpy.ndarray
+        ``(n_cells, n_steps)`` rates in Hz of the cells to draw.
+    time_step : float
+        Width of a rate step, s.
+    labels : sequence of str
+        One per row of ``rates``.
+    spiketrains : sequence of SpikeTrains
+        Populations for the raster (first at the top).
+    max_nodes : int
+        At most this many neurons per population in the raster.
+    title : str, optional
+    """
+    rates = np.atleast_2d(np.asarray(rates, dtype=float))
+    if len(labels) != rates.shape[0]:
+        raise SpikeDataError(f"labels: need {rates.shape[0]} labels, got {len(labels)}")
+    n_panels = 1 + (1 if spiketrains else 0)
+    fig, axes = plt.subplots(n_panels, 1, figsize=(8, 2.6 * n_panels), sharex=True, layout="constrained",
+                             squeeze=False)
+    t = (np.arange(rates.shape[1]) + 0.5) * time_step
+    ax = axes[0, 0]
+    for row, label in zip(rates, labels):
+        ax.plot(t, row, linewidth=0.8, label=label)
+    ax.set_ylabel("rate (Hz)")
+    _finish(ax, True, title)
+    if spiketrains:
+        ax = axes[1, 0]
+        offset = 0
+        ticks, names = [], []
+        for k, st in enumerate(spiketrains):
+            shown = min(st.n_nodes, max_nodes)
+            keep = st.node_ids < shown
+            ax.scatter(st.times[keep], offset + st.node_ids[keep].astype(float), s=1.0, marker="|",
+                       color=plt.get_cmap("tab10")(k % 10), linewidths=0.5)
+            ticks.append(offset + shown / 2)
+            names.append(st.population)
+            offset += shown + 2
+        ax.set_yticks(ticks, names)
+        ax.set_ylim(-1, max(offset, 1))
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[-1, 0].set_xlim(0, t[-1] + time_step / 2 if t.size else 1.0)
+    return fig
