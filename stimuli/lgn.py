@@ -74,6 +74,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Frames per spatial FFT batch (bounds the padded complex arrays to a few MB).
+_FFT_CHUNK = 16
+
 #: Population names of the ON and OFF mosaics.
 POPULATIONS = ("lgn_on", "lgn_off")
 _SIGN_OF = {"lgn_on": 1, "lgn_off": -1}
@@ -477,16 +480,19 @@ class LGNFilter:
             return out
         for g in self._groups:
             pad, size = g["pad"], g["size"]
-            padded = np.zeros((frames.shape[0], size, size))
-            padded[:, pad:pad + n, pad:pad + n] = frames
-            filtered = sfft.irfft2(sfft.rfft2(padded, workers=self.workers) * g["kernel_ft"],
-                                   s=(size, size), workers=self.workers)
             r0, c0, wr, wc = g["r0"], g["c0"], g["wr"], g["wc"]
-            sampled = np.zeros((frames.shape[0], r0.size))
-            for i in range(4):
-                for j in range(4):
-                    sampled += filtered[:, r0 + i - 1, c0 + j - 1] * (wr[i] * wc[j])
-            out[g["cells"]] = (sampled * g["sign"]).T
+            # a few frames per FFT keeps the padded complex arrays small (memory, cache)
+            for lo in range(0, frames.shape[0], _FFT_CHUNK):
+                chunk = frames[lo:lo + _FFT_CHUNK]
+                padded = np.zeros((chunk.shape[0], size, size))
+                padded[:, pad:pad + n, pad:pad + n] = chunk
+                filtered = sfft.irfft2(sfft.rfft2(padded, workers=self.workers) * g["kernel_ft"],
+                                       s=(size, size), workers=self.workers)
+                sampled = np.zeros((chunk.shape[0], r0.size))
+                for i in range(4):
+                    for j in range(4):
+                        sampled += filtered[:, r0 + i - 1, c0 + j - 1] * (wr[i] * wc[j])
+                out[g["cells"], lo:lo + chunk.shape[0]] = (sampled * g["sign"]).T
         return out
 
     def process(self, frames: np.ndarray) -> np.ndarray:

@@ -259,8 +259,14 @@ class Stimulus:
         return dataclasses.asdict(self)
 
     def describe(self) -> dict[str, Any]:
-        """``{"kind": ..., **parameters}``: enough to rebuild it with :func:`make_stimulus`."""
-        return {"kind": self.kind, **self.parameters()}
+        """``{"kind": ..., **parameters}``: enough to rebuild it with :func:`make_stimulus`.
+
+        Infinite values are written as the strings ``"inf"``/``"-inf"`` (strict JSON has no
+        infinity); :func:`make_stimulus` reads them back.
+        """
+        params = {k: (("inf" if v > 0 else "-inf") if isinstance(v, float) and math.isinf(v) else v)
+                  for k, v in self.parameters().items()}
+        return {"kind": self.kind, **params}
 
 
 def _check_aperture(grid: StimulusGrid, diameter: float, cx: float, cy: float, kind: str) -> None:
@@ -796,7 +802,9 @@ def make_stimulus(kind: str, **parameters: Any) -> Stimulus:
     for key in parameters:
         if key not in names:
             raise ConfigError(f"{kind}: unknown parameter {key!r}; valid: {names}{suggest(key, names)}")
-    return cls(**parameters)
+    float_fields = {f.name for f in dataclasses.fields(cls) if f.type in ("float", float)}
+    values = {k: (float(v) if k in float_fields and v in ("inf", "-inf") else v) for k, v in parameters.items()}
+    return cls(**values)
 
 
 class FrameSource:

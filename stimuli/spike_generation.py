@@ -307,6 +307,7 @@ def generate_lgn_spikes(
         times = np.concatenate([p.times for p in parts[pop]])
         parts[pop].clear()
         out[pop] = SpikeTrains(pop, ids, times, mosaic.n_nodes(pop), 0.0, protocol.duration)
+        del ids, times  # SpikeTrains keeps its own copies: free ours before the next population
     logger.info("LGN spikes: %d ON, %d OFF over %.3g s", out["lgn_on"].n_spikes, out["lgn_off"].n_spikes,
                 protocol.duration)
     return out

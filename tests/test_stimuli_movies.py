@@ -167,7 +167,8 @@ def test_natural_image_has_1_over_f_spectrum():
 def _protocol() -> Protocol:
     return Protocol(
         [
-            Epoch(Grating(temporal_frequency_hz=2.0), 0.05, blank_after=0.02, trial=0, condition=3),
+            Epoch(Grating(temporal_frequency_hz=2.0, aperture_diameter_deg=math.inf), 0.05, blank_after=0.02,
+                  trial=0, condition=3),
             Epoch(SparseNoise(seed=2, noise_frame_duration_s=0.02), 0.04, trial=1, condition=0),
             Epoch(Edge(polarity=-1, position_deg=0.1), 0.03, blank_after=0.01, trial=0, condition=1),
         ],
@@ -195,7 +196,7 @@ def test_protocol_frames_trials_and_description():
     assert np.isnan(table["spatial_frequency_cpd"][1]) and table["spatial_frequency_cpd"][0] == 2.0
     assert table["waveform"].tolist() == ["sine", "", ""]
     # JSON round trip regenerates the frames exactly (seeds included)
-    doc = json.loads(json.dumps(p.describe()))
+    doc = json.loads(json.dumps(p.describe(), allow_nan=False))  # strict JSON (inf written as "inf")
     again = Protocol.from_description(doc)
     np.testing.assert_array_equal(again.to_array(), frames)
     # block rendering equals one-shot rendering
