@@ -19,6 +19,8 @@ isi_moments
     Per-neuron ISI mean and squared deviations, and the CV2/LV pair sums.
 sta_accumulate
     Add one block of stimulus frames to the spike-triggered sums of every neuron.
+sta_accumulate_sparse
+    The same for frames given by their non-zero pixels (sparse noise).
 pair_covariance
     Sample covariance of selected rows of a matrix (pairs of neurons).
 binned_gram
@@ -50,6 +52,7 @@ __all__ = [
     "cch_pairs",
     "isi_moments",
     "sta_accumulate",
+    "sta_accumulate_sparse",
     "pair_covariance",
     "binned_gram",
     "gram_to_covariance",
@@ -315,6 +318,28 @@ def sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_no
                 n_spikes[i, li] += 1
                 for p in range(n_pix):
                     sta_sum[i, li, p] += frames[f, p]
+
+
+@_jit
+def sta_accumulate_sparse(sta_sum, n_spikes, frame_ptr, pixels, values, block_start, spike_frame, spike_node, lags):
+    """:func:`sta_accumulate` for frames stored by their non-zero pixels, in place.
+
+    Frame ``block_start + f`` has values ``values[frame_ptr[f]:frame_ptr[f + 1]]`` at
+    pixels ``pixels[frame_ptr[f]:frame_ptr[f + 1]]`` (zeros elsewhere); the block holds
+    ``frame_ptr.shape[0] - 1`` frames; a pixel listed twice adds up (COO convention).
+    The cost per (spike, lag) is the number of non-zero
+    pixels instead of all pixels: sparse noise has a few spots per frame.
+    """
+    n_block = frame_ptr.shape[0] - 1
+    n_lags = lags.shape[0]
+    for s in range(spike_frame.shape[0]):
+        i = spike_node[s]
+        for li in range(n_lags):
+            f = spike_frame[s] - lags[li] - block_start
+            if 0 <= f < n_block:
+                n_spikes[i, li] += 1
+                for k in range(frame_ptr[f], frame_ptr[f + 1]):
+                    sta_sum[i, li, pixels[k]] += values[k]
 
 
 @_jit

@@ -10,7 +10,8 @@ frame_blocks
 The stimulus is never held whole: frames arrive as ``(start_frame, frames)`` blocks
 (e.g. regenerated from the seed stored in the HDF5 file, or read chunk by chunk) and
 each block is added to running sums by a Numba kernel. Cost O(n_spikes × n_lags ×
-n_pixels); memory O(n_nodes × n_lags × n_pixels + one block).
+n_pixels), or × the non-zero pixels per frame for sparse blocks (sparse noise); memory
+O(n_nodes × n_lags × n_pixels + one block).
 
 References
 ----------
@@ -38,6 +39,10 @@ from analysis.errors import SpikeDataError
 __all__ = ["SpikeTriggeredAverage", "spike_triggered_average", "frame_blocks"]
 
 logger = logging.getLogger(__name__)
+
+#: Blocks with at most this fraction of non-zero pixels take the sparse kernel (sparse
+#: noise: a few spots per frame); its cost per spike and lag is the number of spots.
+SPARSE_FRACTION = 0.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,7 +184,17 @@ def spike_triggered_average(
         # spikes whose lagged frames fall in [start, start + n_block)
         lo = np.searchsorted(spike_frame, start + lag_min, side="left")
         hi = np.searchsorted(spike_frame, start + n_block - 1 + lag_max, side="right")
-        _kernels.sta_accumulate(sta_sum, n_spk, flat, start, spike_frame[lo:hi], spike_node[lo:hi], lag_arr)
+        nonzero = np.count_nonzero(flat)
+        if nonzero <= SPARSE_FRACTION * flat.size:
+            rows, cols = np.nonzero(flat)  # row-major order: grouped by frame
+            frame_ptr = np.zeros(n_block + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=n_block), out=frame_ptr[1:])
+            _kernels.sta_accumulate_sparse(
+                sta_sum, n_spk, frame_ptr, cols.astype(np.int64), flat[rows, cols], start,
+                spike_frame[lo:hi], spike_node[lo:hi], lag_arr,
+            )
+        else:
+            _kernels.sta_accumulate(sta_sum, n_spk, flat, start, spike_frame[lo:hi], spike_node[lo:hi], lag_arr)
         frame_sum += flat.sum(axis=0)
         n_frames += n_block
         next_start = start + n_block

@@ -101,6 +101,16 @@ def sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_no
                 n_spikes[i, li] += 1
 
 
+def sta_accumulate_sparse(sta_sum, n_spikes, frame_ptr, pixels, values, block_start, spike_frame, spike_node, lags):
+    """Rebuild the dense frames, then the dense twin."""
+    n_block = len(frame_ptr) - 1
+    frames = np.zeros((n_block, sta_sum.shape[2]))
+    for f in range(n_block):
+        # a pixel listed twice adds up, as in a COO sparse matrix
+        np.add.at(frames[f], pixels[frame_ptr[f] : frame_ptr[f + 1]], values[frame_ptr[f] : frame_ptr[f + 1]])
+    sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_node, lags)
+
+
 def pair_covariance(x, pairs, ddof):
     out = np.empty(len(pairs))
     for p, (a, b) in enumerate(pairs):

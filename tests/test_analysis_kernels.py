@@ -123,6 +123,29 @@ def test_sta_accumulate_equals_twin(n_spikes, block):
     np.testing.assert_allclose(got_sum, want_sum, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_spikes", SIZES)
+@pytest.mark.parametrize("block", [(0, 1), (0, 7), (3, 5), (11, 13)])
+def test_sta_accumulate_sparse_equals_twin(n_spikes, block):
+    # expected: dense frames rebuilt from the non-zero pixels, naive loop of reference_impl
+    rng = np.random.default_rng(700 + n_spikes)
+    n_nodes, n_pix = 3, 7
+    spike_frame = np.sort(rng.integers(0, 20, n_spikes)).astype(np.int64)
+    spike_node = rng.integers(0, n_nodes, n_spikes).astype(np.int64)
+    start, n_block = block
+    spots = rng.integers(0, 3, n_block)  # 0, 1 or 2 spots per frame, some frames blank
+    frame_ptr = np.concatenate([[0], np.cumsum(spots)]).astype(np.int64)
+    pixels = rng.integers(0, n_pix, frame_ptr[-1]).astype(np.int64)
+    values = rng.choice([-1.0, 1.0], frame_ptr[-1])
+    lags = np.array([0, 1, 4], dtype=np.int64)
+    got_sum, got_n = np.zeros((n_nodes, lags.size, n_pix)), np.zeros((n_nodes, lags.size), np.int64)
+    want_sum, want_n = got_sum.copy(), got_n.copy()
+    args = (frame_ptr, pixels, values, start, spike_frame, spike_node, lags)
+    _kernels.sta_accumulate_sparse(got_sum, got_n, *args)
+    ref.sta_accumulate_sparse(want_sum, want_n, *args)
+    np.testing.assert_array_equal(got_n, want_n)
+    np.testing.assert_allclose(got_sum, want_sum, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("n_samples", [0, 1, 2, 7, 13])
 @pytest.mark.parametrize("ddof", [0, 1])
 def test_pair_covariance_equals_twin(n_samples, ddof):

@@ -75,6 +75,23 @@ def test_streaming_is_independent_of_block_size():
             assert results[0].n_spikes[i, li] == f.size
 
 
+def test_sparse_frames_give_the_dense_result():
+    # expected: sparse-noise blocks (3 spots of 64 pixels, sparse kernel) and the same frames
+    # with one dense pixel everywhere (dense kernel) give the same STA after removing that
+    # constant, to 1e-12
+    rng = np.random.default_rng(9)
+    n_frames = 400
+    movie = np.zeros((n_frames, 8, 8))
+    for f in range(n_frames):
+        movie[f].flat[rng.choice(64, 3, replace=False)] = rng.choice([-1.0, 1.0], 3)
+    times = np.sort(rng.uniform(0, n_frames * FRAME, 300))
+    spikes = (rng.integers(0, 2, 300), times, 2)
+    sparse = spike_triggered_average(spikes, frame_blocks(movie, 64), FRAME, lags=[0, 1, 3], subtract_mean=False)
+    dense = spike_triggered_average(spikes, frame_blocks(movie + 0.5, 64), FRAME, lags=[0, 1, 3], subtract_mean=False)
+    np.testing.assert_allclose(sparse.sta, dense.sta - 0.5, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(sparse.n_spikes, dense.n_spikes)
+
+
 def test_gaps_and_silent_neurons():
     # expected: a neuron without spikes has NaN STA and 0 counts; frames never streamed
     # are not averaged (the spike at frame 5 with lag 0 is skipped when frames 4-5 are missing)
