@@ -72,6 +72,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from circuits.config import load_config
+    from circuits.run import run_stream
+
+    cfg = load_config(args.config)
+    path = run_stream(cfg, args.out, overwrite=args.overwrite)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from analysis.hdf5_io import read_spike_record
     from analysis.interop import export_nwb
@@ -138,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", help="HDF5 file written by ventral-columns (or any SONATA spike file)")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(handler=_cmd_info)
+
+    run = sub.add_parser(
+        "run", help="run the stream from a TOML configuration", description="Run the stream from a TOML configuration."
+    )
+    run.add_argument("config", help="TOML configuration file (see `ventral-columns config show --doc`)")
+    run.add_argument("--out", required=True, help="output HDF5 file")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    run.set_defaults(handler=_cmd_run)
 
     export = sub.add_parser("export", help="export an output file to NWB", description="Export an output file to NWB.")
     export.add_argument("file", help="HDF5 file written by ventral-columns")

@@ -69,7 +69,7 @@ class Option:
     ----------
     default : object
         Default value (quantities as strings with units).
-    kind : {"int", "float", "bool", "str", "quantity", "list[str]", "list[float]", "list[quantity]"}
+    kind : {"int", "float", "bool", "str", "quantity", "list[str]", "list[int]", "list[float]", "list[quantity]"}
         Expected type.
     doc : str
         What the key means (shown by ``config show --doc``).
@@ -109,6 +109,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "scale": Option(1.0, "float", "multiplies every population size (PD14 N/K scaling)", low=0.0, low_open=True, high=10.0),
         "progress": Option(True, "bool", "show a progress bar over simulated time"),
         "max_rate": Option("200 Hz", "quantity", "runaway guard: stop when a population's rate exceeds this", "frequency", low=0.0, low_open=True),
+        "silence_guard": Option(True, "bool", "stop when a cortical population fires no spike for a whole chunk (unless silenced)"),
+        "chunk": Option("1 s", "quantity", "runtime device: simulated time between writes to disk and guard checks", "time", low=1e-3, high=3600.0),
     },
     "stream": {
         "variant": Option("residual", "str", "topology variant (DESIGN §2.5)", choices=VARIANTS),
@@ -119,7 +121,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "lgn": {
         "preset": Option("macaque_parafoveal", "str", "retina/LGN parameter set", choices=("macaque_parafoveal", "mouse")),
-        "field_size": Option("4 deg", "quantity", "side of the square visual field covered by the mosaic", "angle", low=0.0, low_open=True, high=60.0),
+        "field_size": Option("2 deg", "quantity", "side of the square visual field covered by the mosaic and the stimulus", "angle", low=0.0, low_open=True, high=60.0),
+        "deg_per_pixel": Option("0.02 deg", "quantity", "stimulus pixel size", "angle", low=1e-4, high=1.0),
     },
     "stimulus": {
         "protocol": Option(
@@ -135,6 +138,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "duration": Option("0.3 s", "quantity", "stimulus duration of each epoch", "time", low=0.0, low_open=True, high=3600.0),
         "blank": Option("0.2 s", "quantity", "blank after each epoch", "time", low=0.0, high=3600.0),
         "frame_duration": Option("10 ms", "quantity", "frame duration (a multiple of dt)", "time", low=1e-4, high=1.0),
+        "positions": Option(["-0.25 deg", "0 deg", "0.25 deg"], "list[quantity]", "edges: positions of the edge along its normal", "angle", low=-30.0, high=30.0),
+        "polarities": Option([1, -1], "list[int]", "edges: polarities (+1 bright on the normal side, -1 dark)", low=-1, high=1),
+        "n_images": Option(10, "int", "natural_images: number of seeded 1/f images", low=1, high=10000),
+        "rms_contrast": Option(0.3, "float", "natural_images: RMS contrast", low=0.0, low_open=True, high=1.0),
+        "dot_size": Option("0.1 deg", "quantity", "sparse_noise: dot size", "angle", low=0.0, low_open=True, high=10.0),
+        "density": Option(0.02, "float", "sparse_noise: fraction of pixels lit per noise frame", low=0.0, low_open=True, high=1.0),
+        "noise_frame_duration": Option("50 ms", "quantity", "sparse_noise: duration of one noise frame", "time", low=1e-3, high=10.0),
+        "trial_duration": Option("10 s", "quantity", "sparse_noise: duration of one trial (epoch)", "time", low=0.01, high=3600.0),
     },
     "recording": {
         "currents_sample": Option(20, "int", "L4 and L5 E cells per station whose pathway charges are recorded", low=0),

@@ -1,0 +1,236 @@
+"""Parameters of the ventral stream: stations, thalamic and inter-areal projections.
+
+Classes
+-------
+StationParams
+    One cortical station: column size, retinotopic patch, RF size, feature conjunctions.
+ProjectionParams
+    One projection rule's in-degree, PSP and delay.
+ThalamicParams
+    LGN → V1: Hubel–Wiesel input to L4, feed-forward inhibition onto L4 PV, the L5 shortcut.
+InterarealParams
+    Station k → k+1: pooled input to L4 (+ PV), identity-like shortcut into L5.
+VentralStreamParams
+    The whole stream: stations, projections, variant, stream source, base column.
+
+Default instances: :data:`DEFAULT_STATIONS`, :data:`DEFAULT_THALAMIC`,
+:data:`DEFAULT_INTERAREAL`, :data:`DEFAULT_STREAM`.
+
+Sizes (DESIGN §2.1): about 8,000 cortical neurons at ``scale`` 1, V1 largest and IT
+smallest, each station a PD14-proportioned column (:mod:`columns.pathways`) scaled with
+PD14's N/K rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from brian2 import Quantity, mV, ms, pA
+
+from columns.params import ColumnParams
+from columns.pathways import DEFAULT_COLUMN
+
+__all__ = [
+    "StationParams",
+    "ProjectionParams",
+    "ThalamicParams",
+    "InterarealParams",
+    "VentralStreamParams",
+    "DEFAULT_STATIONS",
+    "DEFAULT_THALAMIC",
+    "DEFAULT_INTERAREAL",
+    "DEFAULT_STREAM",
+    "VARIANTS",
+    "STREAM_SOURCES",
+]
+
+#: Topology variants (DESIGN §2.5); ``transthalamic`` is not built yet.
+VARIANTS = ("residual", "hierarchical", "hierarchical_rate_matched", "shuffled_skip", "dense")
+#: What station k sends to station k+1.
+STREAM_SOURCES = ("l5_exc", "l23_exc", "both")
+
+
+@dataclass(frozen=True)
+class StationParams:
+    """One cortical station.
+
+    Parameters
+    ----------
+    name : str
+        ``v1``, ``v2``, ``v4`` or ``it``.
+    n_scale : float
+        Column size relative to full-scale PD14 (before the global ``scale``).
+    patch_deg : float
+        RF centres are uniform in the square ``[-patch/2, patch/2]²`` (deg).
+    rf_sigma_deg : float
+        V1: Gabor envelope s.d.; higher stations: pooling radius (s.d.) of the
+        feedforward input into L4, deg. About doubles per station (Gattass et al. 1981,
+        1988; Smith et al. 2001, doi:10.1093/cercor/11.12.1182).
+    n_conjunction : int
+        Channels each L4 E cell samples from the stream (1 in V1: its own orientation).
+    """
+
+    name: str
+    n_scale: float
+    patch_deg: float
+    rf_sigma_deg: float
+    n_conjunction: int = 2
+
+
+@dataclass(frozen=True)
+class ProjectionParams:
+    """In-degree, PSP and delay of one projection.
+
+    Parameters
+    ----------
+    indegree : int
+        Inputs per target cell (fixed in-degree).
+    psp : Quantity (volt)
+        Peak PSP of one input at rest (converted to a PSC per target cell type).
+    delay : Quantity (second)
+        Transmission delay.
+    """
+
+    indegree: int
+    psp: Quantity
+    delay: Quantity
+
+
+@dataclass(frozen=True)
+class ThalamicParams:
+    """LGN → V1.
+
+    Parameters
+    ----------
+    l4_exc, l5_exc, l5_pv : ProjectionParams
+        Hubel–Wiesel (sign-matched Gabor) input; into L5 it is the shortcut.
+    l4_pv : ProjectionParams
+        Broad, sign-blind pooling (feed-forward inhibition).
+    pv_pool_sigma_deg : float
+        Pooling radius of the LGN → PV projection, deg.
+    spatial_frequency_cpd : float
+        Carrier frequency of the V1 Gabor templates, cycles/deg.
+    """
+
+    l4_exc: ProjectionParams
+    l4_pv: ProjectionParams
+    l5_exc: ProjectionParams
+    l5_pv: ProjectionParams
+    pv_pool_sigma_deg: float = 0.4
+    spatial_frequency_cpd: float = 2.0
+
+
+@dataclass(frozen=True)
+class InterarealParams:
+    """Station k → k+1 (from the stream source of k).
+
+    Parameters
+    ----------
+    l4_exc : ProjectionParams
+        Retinotopic pooling over the target's conjunction channels.
+    l4_pv : ProjectionParams
+        Broad pooling (feed-forward inhibition).
+    l5_exc, l5_pv : ProjectionParams
+        Identity-like shortcut: same channel, nearby RF.
+    shortcut_sigma_factor : float
+        Radius of the identity map as a fraction of the target station's ``rf_sigma_deg``.
+    """
+
+    l4_exc: ProjectionParams
+    l4_pv: ProjectionParams
+    l5_exc: ProjectionParams
+    l5_pv: ProjectionParams
+    shortcut_sigma_factor: float = 0.5
+
+
+DEFAULT_STATIONS = (
+    # n_scale: V1 3,000 > V2 2,300 > V4 1,600 > IT 1,100 neurons (about 8,000 in total).
+    StationParams("v1", n_scale=0.050, patch_deg=1.0, rf_sigma_deg=0.25, n_conjunction=1),
+    StationParams("v2", n_scale=0.038, patch_deg=1.0, rf_sigma_deg=0.5),
+    StationParams("v4", n_scale=0.027, patch_deg=1.0, rf_sigma_deg=1.0),
+    StationParams("it", n_scale=0.018, patch_deg=1.0, rf_sigma_deg=2.0),
+)
+
+# Thalamocortical latency about 2-3 ms (Ferster & Lindström 1983, J Physiol 342:181,
+# doi:10.1113/jphysiol.1983.sp014846). In-degrees: a V1 simple cell receives from about
+# 1/3 of the overlapping, sign-matched LGN cells, a few tens (Alonso et al. 2001,
+# doi:10.1523/JNEUROSCI.21-11-04002.2001). PV cells get stronger, less selective
+# thalamic input (Cruikshank et al. 2007, doi:10.1038/nn1861; Ji et al. 2016,
+# doi:10.1093/cercor/bhv201). PSPs are calibrated by `ventral-columns experiment calibrate`.
+DEFAULT_THALAMIC = ThalamicParams(
+    l4_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
+    l4_pv=ProjectionParams(indegree=40, psp=1.5 * mV, delay=2.0 * ms),
+    l5_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
+    l5_pv=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
+)
+
+# Inter-areal feedforward latency increments of about 10 ms per stage are mostly
+# integration; the conduction delay itself is a few ms (Nowak & Bullier 1997).
+DEFAULT_INTERAREAL = InterarealParams(
+    l4_exc=ProjectionParams(indegree=30, psp=1.0 * mV, delay=3.0 * ms),
+    l4_pv=ProjectionParams(indegree=40, psp=1.0 * mV, delay=3.0 * ms),
+    l5_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=3.0 * ms),
+    l5_pv=ProjectionParams(indegree=20, psp=1.0 * mV, delay=3.0 * ms),
+)
+
+
+@dataclass(frozen=True)
+class VentralStreamParams:
+    """The whole stream.
+
+    Parameters
+    ----------
+    stations : tuple of StationParams
+        In stream order.
+    column : ColumnParams
+        Base column (its ``n_scale`` is replaced per station).
+    thalamic : ThalamicParams
+    interareal : InterarealParams
+    variant : str
+        One of :data:`VARIANTS`.
+    source : str
+        Stream source population of each station (:data:`STREAM_SOURCES`).
+    n_channels : int
+        Orientation channels (V1 preferred orientations ``k * 180 / n_channels``).
+    scale : float
+        Multiplies every station's ``n_scale``.
+    shortcut_scale : float
+        Multiplies every shortcut PSP (``residual`` default 1; ``hierarchical`` uses 0).
+    background_scale : dict of str to float
+        Per-station multiplier of the Poisson background rate (default 1).
+    l5_tonic_drive : dict of str to Quantity (amp)
+        Extra tonic current into ``l5_exc`` per station (``hierarchical_rate_matched``).
+    """
+
+    stations: tuple[StationParams, ...] = DEFAULT_STATIONS
+    column: ColumnParams = DEFAULT_COLUMN
+    thalamic: ThalamicParams = DEFAULT_THALAMIC
+    interareal: InterarealParams = DEFAULT_INTERAREAL
+    variant: str = "residual"
+    source: str = "l5_exc"
+    n_channels: int = 8
+    scale: float = 1.0
+    shortcut_scale: float = 1.0
+    background_scale: dict[str, float] = field(default_factory=dict)
+    l5_tonic_drive: dict[str, Quantity] = field(default_factory=dict)
+
+    def station(self, name: str) -> StationParams:
+        """The parameters of one station by name."""
+        for st in self.stations:
+            if st.name == name:
+                return st
+        from analysis.errors import ConfigError, suggest
+
+        names = [s.name for s in self.stations]
+        raise ConfigError(f"unknown station {name!r}{suggest(name, names)}; stations: {names}")
+
+    def replace(self, **changes) -> VentralStreamParams:
+        """``dataclasses.replace`` (variants are parameter changes, never new code)."""
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULT_STREAM = VentralStreamParams()
+
+#: No extra tonic drive.
+ZERO_CURRENT = 0.0 * pA

@@ -1,0 +1,421 @@
+"""Run the ventral stream from a resolved configuration and write one HDF5 file.
+
+Functions
+---------
+stream_params_from_config
+    The :class:`~circuits.params.VentralStreamParams` of a configuration.
+protocol_from_config
+    The stimulus :class:`~stimuli.protocols.Protocol` of a configuration.
+prepare_run
+    Seeds, protocol, LGN mosaic and LGN spikes: everything that does not depend on the
+    topology variant (common random numbers).
+run_stream
+    Build, run (in chunks, with progress and guards) and write the output file.
+RunawayError
+    A population's rate exploded or went silent; the run stopped early.
+
+The data flow is DESIGN §3's: protocol → movie → LGN rates → LGN spikes → stream (built
+once) → monitors → SpikeRecord arrays → HDF5 (streamed per chunk on the runtime device).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from brian2 import Quantity, amp, ms, second
+from tqdm import tqdm
+
+from analysis.errors import ConfigError, VentralColumnsError
+from analysis.hdf5_io import SpikeFileWriter
+from analysis.outputs import check_output_path
+from analysis.provenance import collect_provenance
+from analysis.spiketrains import SpikeTrains
+from circuits.config import get_si, parse_quantity
+from circuits.params import DEFAULT_STREAM, VentralStreamParams
+from circuits.recording import epoch_charges, lgn_spike_arrays, monitor_spikes
+from circuits.simulate import configure_device, default_build_root, derive_seeds, device_label, seed_brian
+from circuits.ventral_stream import VentralStream, build_ventral_stream
+from stimuli import params as lgn_presets
+from stimuli.lgn import LGNMosaic, build_lgn_mosaic
+from stimuli.protocols import (
+    Protocol,
+    blank_protocol,
+    edge_protocol,
+    natural_image_protocol,
+    orientation_tuning_protocol,
+    sparse_noise_protocol,
+    variability_protocol,
+)
+from stimuli.spike_generation import generate_lgn_spikes, lgn_node_tables
+
+__all__ = [
+    "RunawayError",
+    "PreparedRun",
+    "stream_params_from_config",
+    "protocol_from_config",
+    "prepare_run",
+    "run_stream",
+]
+
+logger = logging.getLogger(__name__)
+
+_LGN_PRESETS = {"macaque_parafoveal": "MACAQUE_PARAFOVEAL", "mouse": "MOUSE"}
+_BLOCK_LESION = ("l4_exc", "l4_pv", "l23_exc", "l23_pv")
+
+
+class RunawayError(VentralColumnsError):
+    """A population's rate exceeded the bound or it fell silent; the run stopped early."""
+
+
+def stream_params_from_config(cfg: dict[str, Any], base: VentralStreamParams = DEFAULT_STREAM) -> VentralStreamParams:
+    """Topology, scale and per-station settings of a resolved configuration."""
+    wanted = cfg["stream"]["stations"]
+    stations = tuple(s for s in base.stations if s.name in wanted)
+    background = {}
+    tonic: dict[str, Quantity] = {}
+    for manip in cfg.get("manipulation", []):
+        if manip["kind"] == "background_scale":
+            for st in manip["stations"]:
+                background[st] = background.get(st, 1.0) * manip["value"]
+    scale = cfg["stream"]["background_scale"]
+    if scale != 1.0:
+        for st in wanted:
+            background[st] = background.get(st, 1.0) * scale
+    return dataclasses.replace(
+        base,
+        stations=stations,
+        variant=cfg["stream"]["variant"],
+        source=cfg["stream"]["source"],
+        scale=cfg["run"]["scale"],
+        shortcut_scale=cfg["stream"]["shortcut_scale"],
+        background_scale=background,
+        l5_tonic_drive=tonic or base.l5_tonic_drive,
+    )
+
+
+def protocol_from_config(cfg: dict[str, Any], seed: int) -> Protocol:
+    """Build the configured stimulus protocol (stimulus seed from the master seed)."""
+    s = cfg["stimulus"]
+    common = {
+        "frame_duration": get_si(cfg, "stimulus.frame_duration"),
+        "field_size_deg": get_si(cfg, "lgn.field_size"),
+        "deg_per_pixel": get_si(cfg, "lgn.deg_per_pixel"),
+        "seed": int(seed),
+    }
+    duration, blank = get_si(cfg, "stimulus.duration"), get_si(cfg, "stimulus.blank")
+    kind = s["protocol"]
+    if kind == "orientation_tuning":
+        return orientation_tuning_protocol(
+            n_orientations=s["orientations"],
+            phases_deg=[360.0 * k / s["phases"] for k in range(s["phases"])],
+            contrasts=s["contrasts"],
+            n_repeats=s["repeats"],
+            spatial_frequency_cpd=get_si(cfg, "stimulus.spatial_frequency"),
+            temporal_frequency_hz=get_si(cfg, "stimulus.temporal_frequency"),
+            duration=duration,
+            blank=blank,
+            **common,
+        )
+    if kind == "edges":
+        return edge_protocol(
+            n_orientations=s["orientations"],
+            polarities=s["polarities"],
+            positions_deg=[parse_quantity(p, "angle", "stimulus.positions") for p in s["positions"]],
+            contrast=max(s["contrasts"]),
+            n_repeats=s["repeats"],
+            duration=duration,
+            blank=blank,
+            **common,
+        )
+    if kind == "repeated":
+        return variability_protocol(n_repeats=s["repeats"], duration=duration, blank=blank, **common)
+    if kind == "sparse_noise":
+        return sparse_noise_protocol(
+            duration=duration,
+            trial_duration=get_si(cfg, "stimulus.trial_duration"),
+            dot_size_deg=get_si(cfg, "stimulus.dot_size"),
+            density=s["density"],
+            contrast=max(s["contrasts"]),
+            noise_frame_duration=get_si(cfg, "stimulus.noise_frame_duration"),
+            **common,
+        )
+    if kind == "natural_images":
+        return natural_image_protocol(
+            n_images=s["n_images"], n_repeats=s["repeats"], rms_contrast=s["rms_contrast"], duration=duration,
+            blank=blank, **common,
+        )
+    return blank_protocol(duration, **{k: v for k, v in common.items() if k != "seed"})
+
+
+@dataclass
+class PreparedRun:
+    """Everything of a run that does not depend on the topology variant."""
+
+    cfg: dict[str, Any]
+    seeds: dict[str, int]
+    protocol: Protocol
+    mosaic: LGNMosaic
+    lgn_spikes: dict[str, SpikeTrains]
+    dt: float
+
+
+def prepare_run(cfg: dict[str, Any]) -> PreparedRun:
+    """Seeds, protocol, mosaic and LGN spikes of a resolved configuration.
+
+    Two configurations that differ only in ``stream`` settings (variant, shortcut scale,
+    source) get identical stimuli and LGN spikes: common random numbers across variants.
+    """
+    seeds = derive_seeds(cfg["run"]["master_seed"])
+    dt = get_si(cfg, "run.dt")
+    protocol = protocol_from_config(cfg, seeds["stimulus"])
+    preset = getattr(lgn_presets, _LGN_PRESETS[cfg["lgn"]["preset"]])
+    # The mosaic is anatomy: it derives from the connectivity seed, like the cortical wiring.
+    mosaic_seed = np.random.SeedSequence([seeds["connectivity"], 0x16A])
+    mosaic = build_lgn_mosaic(preset, get_si(cfg, "lgn.field_size"), mosaic_seed)
+    lgn_spikes = generate_lgn_spikes(protocol, mosaic, seed=seeds["lgn_spikes"], dt=dt)
+    return PreparedRun(cfg, seeds, protocol, mosaic, lgn_spikes, dt)
+
+
+def _gain_timelines(cfg: dict[str, Any], protocol: Protocol, seeds: dict[str, int]) -> dict[str, tuple[Quantity, np.ndarray]]:
+    """Piecewise-constant gains on I_ff per population, at the frame resolution."""
+    frame = protocol.frame_duration
+    n_frames = protocol.n_frames
+    starts = np.asarray(protocol.epoch_start_frames)
+    epoch_of_frame = np.searchsorted(starts, np.arange(n_frames), side="right") - 1
+    rng = np.random.default_rng(seeds["trial_noise"])
+    timelines: dict[str, np.ndarray] = {}
+    t_frame = np.arange(n_frames) * frame
+    for manip in cfg.get("manipulation", []):
+        start = parse_quantity(manip["start"], "time", "manipulation.start")
+        stop = parse_quantity(manip["stop"], "time", "manipulation.stop")
+        window = (t_frame >= start) & (t_frame < stop)
+        if manip["kind"] == "gain_noise":
+            targets = ("l4_exc", "l4_pv", "l5_exc", "l5_pv")
+            for station in manip["stations"]:
+                # One gain per epoch and station: trial-wise multiplicative noise (Goris et al. 2014).
+                per_epoch = np.maximum(0.0, rng.normal(1.0, manip["value"], starts.size))
+                for pop in targets:
+                    line = timelines.setdefault(f"{station}_{pop}", np.ones(n_frames))
+                    line *= np.where(window, per_epoch[epoch_of_frame], 1.0)
+        elif manip["kind"] == "top_down_gain":
+            for station in manip["stations"]:
+                line = timelines.setdefault(f"{station}_l5_exc", np.ones(n_frames))
+                line *= np.where(window, manip["value"], 1.0)
+    return {pop: (frame * second, values) for pop, values in timelines.items()}
+
+
+def _apply_manipulations(stream: VentralStream, cfg: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Silencing windows and tonic drives; returns the silenced windows per population (s)."""
+    silenced: dict[str, tuple[float, float]] = {}
+    for k, manip in enumerate(cfg.get("manipulation", [])):
+        start = parse_quantity(manip["start"], "time", f"manipulation[{k}].start")
+        stop = parse_quantity(manip["stop"], "time", f"manipulation[{k}].stop")
+        kind = manip["kind"]
+        if kind in ("silence", "block_lesion"):
+            pops = _BLOCK_LESION if kind == "block_lesion" else manip["populations"]
+            for station in manip["stations"]:
+                for pop in pops:
+                    name = f"{station}_{pop}"
+                    if name in silenced:
+                        raise ConfigError(f"manipulation[{k}]: {name} is already silenced; one silencing window per population")
+                    stop_q = min(stop, 1e9)  # 'inf' means to the end of the run
+                    stream.stations[station].column.silence(pop, start * second, stop_q * second)
+                    silenced[name] = (start, stop)
+        elif kind == "tonic_drive":
+            current = parse_quantity(manip["current"], "current", f"manipulation[{k}].current")
+            for station in manip["stations"]:
+                for pop in manip["populations"]:
+                    stream.stations[station].column.set_tonic_drive(pop, current * amp)
+    return silenced
+
+
+def _check_guards(
+    cfg: dict[str, Any], spikes: dict[str, SpikeTrains], silenced: dict[str, tuple[float, float]]
+) -> None:
+    max_rate = get_si(cfg, "run.max_rate")
+    for name, st in spikes.items():
+        if st.duration <= 0:
+            continue
+        rate = st.n_spikes / (st.n_nodes * st.duration)
+        if rate > max_rate:
+            raise RunawayError(
+                f"{name} fired at {rate:.1f} spikes/s in [{st.t_start:.3f}, {st.t_stop:.3f}] s, above run.max_rate "
+                f"= {max_rate:g} Hz; stopped early (raise run.max_rate if this is intended)"
+            )
+        window = silenced.get(name)
+        overlaps = window is not None and window[0] < st.t_stop and window[1] > st.t_start
+        if cfg["run"]["silence_guard"] and st.n_spikes == 0 and st.duration >= 0.5 and not overlaps:
+            raise RunawayError(
+                f"{name} fired no spike in [{st.t_start:.3f}, {st.t_stop:.3f}] s; stopped early "
+                f"(set run.silence_guard = false if this is intended)"
+            )
+
+
+def run_stream(
+    cfg: dict[str, Any],
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    prepared: PreparedRun | None = None,
+    base: VentralStreamParams = DEFAULT_STREAM,
+    keep_partial: bool = True,
+) -> Path:
+    """Build and run the stream of a resolved configuration; write one HDF5 file.
+
+    Parameters
+    ----------
+    cfg : dict
+        Resolved configuration (:func:`circuits.config.resolve_config`).
+    out : path
+        Output file. Written under a temporary name and renamed when complete; an
+        interrupted or failed run is kept as ``<name>.partial.h5`` when ``keep_partial``.
+    overwrite : bool
+        Replace an existing output.
+    prepared : PreparedRun, optional
+        Reuse the variant-independent part (protocol, LGN spikes) of another run.
+    base : VentralStreamParams
+        Parameters the configuration modifies (calibrated defaults).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ConfigError, OutputExistsError
+        Before anything runs.
+    RunawayError
+        A population exploded or fell silent (the partial file keeps what ran).
+    """
+    t_begin = time.perf_counter()
+    check_output_path(out, overwrite)  # fail before any work, not after it
+    prepared = prepared or prepare_run(cfg)
+    writer = SpikeFileWriter(out, overwrite=overwrite, keep_partial=keep_partial)
+    with writer:
+        seeds, protocol, mosaic = prepared.seeds, prepared.protocol, prepared.mosaic
+        device = cfg["run"]["device"]
+        target = cfg["run"]["codegen_target"]
+        threads = cfg["run"]["threads"]
+        params = stream_params_from_config(cfg, base)
+        build_dir = None
+        if device == "cpp_standalone":
+            build_dir = default_build_root() / f"stream_{params.variant}_{len(params.stations)}st_{os.getpid()}"
+        configure_device(device, target=target, threads=threads, directory=build_dir, dt=prepared.dt * second)
+        seed_brian(seeds["background"])
+        t0 = time.perf_counter()
+        frame = protocol.frame_duration
+        stream = build_ventral_stream(
+            params, mosaic, seeds,
+            charge_sample=cfg["recording"]["currents_sample"],
+            charge_dt=frame * second,
+            gain_timelines=_gain_timelines(cfg, protocol, seeds),
+        )
+        silenced = _apply_manipulations(stream, cfg)
+        indices, times = lgn_spike_arrays(prepared.lgn_spikes, mosaic)
+        stream.lgn.set_spikes(indices, times * second)
+        build_time = time.perf_counter() - t0 + (t0 - t_begin)
+        duration = protocol.duration
+        for pop, st in prepared.lgn_spikes.items():
+            writer.write_spiketrains(st)
+        for name in stream.populations:
+            writer.add_population(name, len(stream.group(name)))
+        compile_time, simulate_time = _simulate(stream, cfg, writer, duration, silenced, build_dir)
+        for pop, table in lgn_node_tables(mosaic).items():
+            writer.write_nodes(pop, table)
+        for name in stream.populations:
+            writer.write_nodes(name, stream.node_table(name))
+        trials = protocol.trials_table()
+        writer.write_trials(trials)
+        writer.write_stimulus({"protocol": protocol.describe(), "lgn_mosaic": mosaic.describe()})
+        starts, stops = np.asarray(trials["start"], float), np.asarray(trials["stop"], float)
+        for name, monitor in stream.charge_monitors.items():
+            group = stream.group(name)
+            sample = stream.charge_sample[name]
+            finals = {v: np.asarray(getattr(group, v)[:])[sample] for v in monitor.record_variables}
+            table = {"node_ids": sample, **epoch_charges(monitor, finals, starts, stops)}
+            writer.write_currents(name, table)
+        resolved = dict(cfg)
+        resolved["derived"] = {
+            "sizes": {name: len(stream.group(name)) for name in stream.populations},
+            "lgn_cells": {pop: mosaic.n_nodes(pop) for pop in mosaic.populations},
+            "wiring": stream.wiring_stats,
+            "projections": {name: int(len(syn)) for name, syn in stream.projections.items()},
+        }
+        writer.write_config(resolved)
+        writer.write_provenance(
+            collect_provenance(
+                seeds=seeds,
+                device=device_label(device, target),
+                threads=threads,
+                biological_time_s=duration,
+                wall_time_s={"build": build_time, "compile": compile_time, "simulate": simulate_time},
+                variant=params.variant,
+            )
+        )
+    return Path(out)
+
+
+def _simulate(
+    stream: VentralStream,
+    cfg: dict[str, Any],
+    writer: SpikeFileWriter,
+    duration: float,
+    silenced: dict[str, tuple[float, float]],
+    build_dir: Path | None,
+) -> tuple[float, float]:
+    """Run the network; on the runtime device in chunks that are written and checked as they finish."""
+    net = stream.network
+    sizes = {name: len(stream.group(name)) for name in stream.populations}
+    if cfg["run"]["device"] == "cpp_standalone":
+        from circuits.simulate import run_network
+
+        timings = run_network(net, duration * second, directory=build_dir)
+        spikes = {name: monitor_spikes(stream.spike_monitors[name], name, sizes[name], 0.0, duration)
+                  for name in stream.populations}
+        for name, st in spikes.items():
+            writer.append(name, st.node_ids, st.times)
+            writer.set_window(name, 0.0, duration)
+        _check_guards(cfg, spikes, silenced)
+        return timings.compile, timings.simulate
+    chunk = get_si(cfg, "run.chunk")
+    n_chunks = max(1, math.ceil(duration / chunk - 1e-9))
+    written = {name: 0 for name in stream.populations}
+    compile_time = simulate_time = 0.0
+    dt = get_si(cfg, "run.dt")
+    bar = tqdm(total=duration, unit="s bio", disable=not cfg["run"]["progress"], desc=f"{stream.params.variant}")
+    t_now = 0.0
+    try:
+        for k in range(n_chunks):
+            t_next = min(duration, (k + 1) * chunk)
+            t0 = time.perf_counter()
+            if k == 0:
+                # the first step generates and compiles the code: timed apart from the simulation
+                net.run(dt * second)
+                compile_time = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                net.run((t_next - t_now - dt) * second)
+            else:
+                net.run((t_next - t_now) * second)
+            simulate_time += time.perf_counter() - t0
+            spikes = {}
+            for name in stream.populations:
+                mon = stream.spike_monitors[name]
+                spikes[name] = monitor_spikes(mon, name, sizes[name], t_now, t_next, since=written[name])
+                written[name] += spikes[name].n_spikes
+                writer.append(name, spikes[name].node_ids, spikes[name].times)
+            _check_guards(cfg, spikes, silenced)
+            bar.update(t_next - t_now)
+            t_now = t_next
+    finally:
+        bar.close()
+        for name in stream.populations:
+            writer.set_window(name, 0.0, t_now)
+    return compile_time, simulate_time

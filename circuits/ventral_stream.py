@@ -1,0 +1,488 @@
+"""Build the ventral stream: LGN → V1 → V2 → V4 → IT as one explicit Brian2 ``Network``.
+
+Classes and functions
+---------------------
+Station
+    A station's :class:`~columns.column.LaminarColumn` and its circuit-level labels.
+VentralStream
+    Stations, the LGN generator, inter-areal projections, monitors and the ``Network``.
+build_ventral_stream
+    Build everything once (named objects, seeded connectivity, common random numbers across
+    topology variants).
+station_labels
+    Per-cell labels (RF centre, channel, orientation, phase) of a station.
+feedforward_weight
+    PSP (mV) → synaptic weight of a target population's cell model.
+
+Common random numbers: every variant draws the same labels, the same connections and
+the same weights in the same order; variants differ only in the shortcut weights
+(``hierarchical``: 0), a permutation drawn from its own generator (``shuffled_skip``),
+extra projections appended after everything else (``dense``) or a tonic drive
+(``hierarchical_rate_matched``). Stimulus and LGN spikes do not depend on the variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from brian2 import (
+    Network,
+    Quantity,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    TimedArray,
+    ms,
+    second,
+)
+
+from analysis.errors import ConfigError, suggest
+from circuits.interareal import (
+    broad_pooling_affinity,
+    feature_pooling_affinity,
+    gabor_templates,
+    hubel_wiesel_affinity,
+    sample_fixed_indegree,
+    shuffle_targets,
+    sign_matching_index,
+)
+from circuits.params import VARIANTS, STREAM_SOURCES, ProjectionParams, StationParams, VentralStreamParams
+from columns.column import LaminarColumn, build_column
+from columns.derived import psc_to_conductance, psp_to_psc
+from columns.params import PopulationParams
+from stimuli.lgn import LGNMosaic
+
+__all__ = [
+    "Station",
+    "VentralStream",
+    "build_ventral_stream",
+    "station_labels",
+    "feedforward_weight",
+    "CHARGE_POPULATIONS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Populations whose pathway-resolved charge is recorded (DESIGN §4 /currents, P3).
+CHARGE_POPULATIONS = ("l4_exc", "l5_exc")
+_E_POPULATIONS = ("l4_exc", "l23_exc", "l5_exc")
+
+
+@dataclass
+class Station:
+    """One station: its column and the labels that live at circuit level.
+
+    Attributes
+    ----------
+    params : StationParams
+    column : LaminarColumn
+    extra_labels : dict of str to dict of str to numpy.ndarray
+        Per population, node-table columns beyond the column's own labels
+        (``channel_b`` for conjunctions, ``rf_sigma_deg``).
+    """
+
+    params: StationParams
+    column: LaminarColumn
+    extra_labels: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class VentralStream:
+    """The built stream (see :func:`build_ventral_stream`).
+
+    Attributes
+    ----------
+    params : VentralStreamParams
+    mosaic : LGNMosaic
+    lgn : SpikeGeneratorGroup
+        All LGN cells in mosaic order (ON first), named ``lgn``.
+    stations : dict of str to Station
+    projections : dict of str to Synapses
+        Thalamic and inter-areal projections by name.
+    spike_monitors : dict of str to SpikeMonitor
+        By population name (``v1_l4_exc``).
+    charge_monitors : dict of str to StateMonitor
+        Charge accumulators of the sampled cells, by population name.
+    charge_sample : dict of str to numpy.ndarray
+        Indices of the sampled cells per population.
+    gain_arrays : dict of str to TimedArray
+        Time-varying feedforward gains (gain noise, top-down gain), by population.
+    network : Network
+    wiring_stats : dict
+        Measured properties of the wiring (sign-matching index per LGN projection...).
+    """
+
+    params: VentralStreamParams
+    mosaic: LGNMosaic
+    lgn: SpikeGeneratorGroup
+    stations: dict[str, Station]
+    projections: dict[str, Any]
+    spike_monitors: dict[str, SpikeMonitor]
+    charge_monitors: dict[str, StateMonitor]
+    charge_sample: dict[str, np.ndarray]
+    gain_arrays: dict[str, TimedArray]
+    network: Network
+    wiring_stats: dict[str, Any]
+
+    @property
+    def populations(self) -> list[str]:
+        """Cortical population names in stream order (``v1_l4_exc``, ...)."""
+        return list(self.spike_monitors)
+
+    def group(self, population: str) -> Any:
+        """The NeuronGroup of a full population name (``"v2_l5_exc"``)."""
+        station, _, local = population.partition("_")
+        if station not in self.stations:
+            raise ConfigError(f"unknown station {station!r} in {population!r}{suggest(station, self.stations)}")
+        return self.stations[station].column.population(local)
+
+    def node_table(self, population: str) -> dict[str, np.ndarray]:
+        """Per-neuron labels for ``/nodes/<population>``."""
+        station, _, local = population.partition("_")
+        st = self.stations[station]
+        table = {"node_id": np.arange(len(st.column.population(local)), dtype=np.int64)}
+        table.update(st.column.labels(local))
+        table.update(st.extra_labels.get(local, {}))
+        n = table["node_id"].size
+        layer, cell = local.split("_")
+        table.update({"station": np.full(n, station), "layer": np.full(n, layer), "cell": np.full(n, cell)})
+        return table
+
+
+def feedforward_weight(psp: Quantity, population: PopulationParams, model: str) -> Quantity:
+    """Synaptic weight giving a peak PSP ``psp`` at rest in a target population.
+
+    Current model: the PSC amplitude (PD14's PSP → PSC conversion); conductance model: the
+    conductance whose current at mid-range (halfway between rest and threshold) has that
+    amplitude, as :func:`columns.column.column_derived` does for intra-column weights.
+    """
+    cell = population.cell
+    psc = psp_to_psc(psp, cell.c_m, cell.tau_m, cell.tau_syn_exc)
+    if model == "current":
+        return psc
+    return psc_to_conductance(psc, cell.e_rev_exc, 0.5 * (cell.v_rest + cell.v_threshold))
+
+
+def station_labels(
+    station: StationParams, sizes: dict[str, int], n_channels: int, rng: np.random.Generator
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
+    """Labels of every cell of a station.
+
+    Every cell gets an RF centre uniform in the station's patch. E cells get a channel
+    (balanced over ``n_channels``, randomly assigned) and the orientation of that channel
+    (``channel * 180 / n_channels`` deg) and a spatial phase (uniform, deg); L4 E cells of
+    stations above V1 also get ``n_conjunction - 1`` further distinct channels
+    (``channel_b``...). PV cells get channel −1.
+
+    Returns
+    -------
+    labels : dict
+        ``{population: {"rf_x", "rf_y", "orientation", "phase", "channel"}}`` for the column.
+    extra : dict
+        ``{population: {"rf_sigma_deg", "channel_b", ...}}`` for the node table.
+    """
+    labels: dict[str, dict[str, np.ndarray]] = {}
+    extra: dict[str, dict[str, np.ndarray]] = {}
+    half = station.patch_deg / 2
+    for pop, n in sizes.items():
+        rf_x = rng.uniform(-half, half, n)
+        rf_y = rng.uniform(-half, half, n)
+        if pop.endswith("_exc"):
+            channel = rng.permutation(np.arange(n) % n_channels)
+            orientation = channel * 180.0 / n_channels
+            phase = rng.uniform(0.0, 360.0, n)
+        else:
+            channel = np.full(n, -1)
+            orientation = np.zeros(n)
+            phase = np.zeros(n)
+        labels[pop] = {"rf_x": rf_x, "rf_y": rf_y, "orientation": orientation, "phase": phase, "channel": channel}
+        extra[pop] = {"rf_sigma_deg": np.full(n, station.rf_sigma_deg)}
+        if pop == "l4_exc" and station.n_conjunction > 1:
+            others = _other_channels(channel, station.n_conjunction - 1, n_channels, rng)
+            for k in range(others.shape[1]):
+                extra[pop][f"channel_{'bcdefgh'[k]}"] = others[:, k]
+    return labels, extra
+
+
+def _other_channels(channel: np.ndarray, n_other: int, n_channels: int, rng: np.random.Generator) -> np.ndarray:
+    if n_other >= n_channels:
+        raise ConfigError(f"n_conjunction must be <= n_channels = {n_channels}")
+    keys = rng.random((channel.size, n_channels))
+    keys[np.arange(channel.size), channel] = np.inf  # never the cell's own channel again
+    return np.argsort(keys, axis=1)[:, :n_other]
+
+
+def _check_params(params: VentralStreamParams) -> None:
+    if params.variant not in VARIANTS:
+        raise ConfigError(f"variant {params.variant!r} is not known{suggest(params.variant, VARIANTS)}; valid: {VARIANTS}")
+    if params.source not in STREAM_SOURCES:
+        raise ConfigError(f"stream source {params.source!r} is not known{suggest(params.source, STREAM_SOURCES)}")
+    if not params.stations:
+        raise ConfigError("the stream needs at least one station")
+    if not params.scale > 0:
+        raise ConfigError(f"scale must be > 0, got {params.scale}")
+    if params.shortcut_scale < 0:
+        raise ConfigError(f"shortcut_scale must be >= 0, got {params.shortcut_scale}")
+    names = [s.name for s in params.stations]
+    for name in list(params.background_scale) + list(params.l5_tonic_drive):
+        if name not in names:
+            raise ConfigError(f"unknown station {name!r} in per-station settings{suggest(name, names)}")
+
+
+def _shortcut_factor(params: VentralStreamParams) -> float:
+    return 0.0 if params.variant in ("hierarchical", "hierarchical_rate_matched") else params.shortcut_scale
+
+
+def build_ventral_stream(
+    params: VentralStreamParams,
+    mosaic: LGNMosaic,
+    seeds: dict[str, int],
+    *,
+    charge_sample: int = 20,
+    charge_dt: Quantity = 10 * ms,
+    gain_timelines: dict[str, tuple[Quantity, np.ndarray]] | None = None,
+) -> VentralStream:
+    """Build the stream once, as named Brian2 objects in one explicit ``Network``.
+
+    Parameters
+    ----------
+    params : VentralStreamParams
+    mosaic : LGNMosaic
+        The LGN mosaic (its spikes are set later with ``stream.lgn.set_spikes``).
+    seeds : dict of str to int
+        Per-purpose seeds (:func:`circuits.simulate.derive_seeds`): ``connectivity``
+        (labels, wiring, weights, the shuffled map) and ``initial_state``.
+    charge_sample : int
+        Cells per L4/L5 E population whose pathway charges are monitored (0: none).
+    charge_dt : Quantity (second)
+        Sampling interval of the charge accumulators (epoch boundaries must be multiples).
+    gain_timelines : dict, optional
+        ``{population: (dt, values)}``: a piecewise-constant multiplicative gain on the
+        population's feedforward current ``I_ff`` (gain noise, top-down gain).
+
+    Returns
+    -------
+    VentralStream
+
+    Raises
+    ------
+    ConfigError
+        Unknown variant/source/station, or parameters the column rejects.
+    """
+    _check_params(params)
+    children = np.random.SeedSequence(seeds["connectivity"]).spawn(len(params.stations) + 3)
+    label_rngs = [np.random.default_rng(c) for c in children[: len(params.stations)]]
+    wiring_rng = np.random.default_rng(children[len(params.stations)])
+    shuffle_rng = np.random.default_rng(children[len(params.stations) + 1])
+    sample_rng = np.random.default_rng(children[len(params.stations) + 2])
+    init_children = np.random.SeedSequence(seeds["initial_state"]).spawn(len(params.stations))
+    column_seeds = np.random.SeedSequence(seeds["connectivity"] + 1).generate_state(len(params.stations))
+
+    lgn = SpikeGeneratorGroup(mosaic.n_cells, np.zeros(0, dtype=int), np.zeros(0) * second, name="lgn")
+    stations: dict[str, Station] = {}
+    for k, st_params in enumerate(params.stations):
+        bg = dataclasses.replace(
+            params.column.background,
+            scale=params.column.background.scale * params.background_scale.get(st_params.name, 1.0),
+        )
+        col_params = dataclasses.replace(
+            params.column,
+            n_scale=st_params.n_scale * params.scale,
+            k_scale=None,
+            background=bg,
+            charge_populations=CHARGE_POPULATIONS if charge_sample > 0 else (),
+        )
+        sizes = {name: max(1, int(round(pop.full_size * col_params.n_scale))) for name, pop in col_params.populations.items()}
+        labels, extra = station_labels(st_params, sizes, params.n_channels, label_rngs[k])
+        column = build_column(
+            col_params,
+            station=st_params.name,
+            connectivity_seed=int(column_seeds[k]),
+            initial_state_seed=int(init_children[k].generate_state(1)[0]),
+            labels=labels,
+        )
+        tonic = params.l5_tonic_drive.get(st_params.name)
+        if tonic is not None:
+            column.set_tonic_drive("l5_exc", tonic)
+        stations[st_params.name] = Station(st_params, column, extra)
+
+    projections: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
+    shortcut = _shortcut_factor(params)
+    _connect_thalamus(params, mosaic, lgn, stations[params.stations[0].name], projections, stats, wiring_rng, shuffle_rng, shortcut)
+    for lower, higher in zip(params.stations[:-1], params.stations[1:]):
+        _connect_stations(params, stations[lower.name], stations[higher.name], projections, wiring_rng, shuffle_rng, shortcut, 1.0)
+    if params.variant == "dense":
+        # Every earlier station's stream also reaches L5 directly (DESIGN §2.5), appended after
+        # the common wiring so the other variants' draws are unchanged.
+        for k, higher in enumerate(params.stations):
+            for lower in params.stations[: max(0, k - 1)]:
+                _connect_shortcut(params, stations[lower.name], stations[higher.name], projections, wiring_rng,
+                                  shuffle_rng, shortcut, tag="dense")
+
+    spike_monitors = {}
+    charge_monitors = {}
+    samples = {}
+    gain_arrays = {}
+    extra_objects: list[Any] = []
+    for name, station in stations.items():
+        for local, group in station.column.populations.items():
+            spike_monitors[group.name] = SpikeMonitor(group, record=True, name=f"{group.name}_spikes")
+            if charge_sample > 0 and local in CHARGE_POPULATIONS:
+                n = min(charge_sample, len(group))
+                idx = np.sort(sample_rng.choice(len(group), n, replace=False))
+                variables = sorted(station.column.charge_variables(local).values())
+                charge_monitors[group.name] = StateMonitor(group, variables, record=idx, dt=charge_dt, name=f"{group.name}_charges")
+                samples[group.name] = idx
+    for population, (gain_dt, values) in (gain_timelines or {}).items():
+        station_name, _, local = population.partition("_")
+        if station_name not in stations:
+            raise ConfigError(f"gain timeline for unknown population {population!r}")
+        group = stations[station_name].column.population(local)
+        table = TimedArray(np.asarray(values, float), dt=gain_dt, name=f"{population}_gain_table")
+        gain_arrays[population] = table
+        group.namespace[table.name] = table
+        extra_objects.append(group.run_regularly(f"gain_ff = {table.name}(t)", dt=gain_dt, when="start", name=f"{population}_gain_update"))
+
+    objects: list[Any] = [lgn]
+    for station in stations.values():
+        objects.extend(station.column.brian_objects())
+    objects.extend(projections.values())
+    objects.extend(spike_monitors.values())
+    objects.extend(charge_monitors.values())
+    objects.extend(extra_objects)
+    network = Network(*objects, name="ventral_stream")
+    logger.info(
+        "stream %s: %d LGN cells, %s neurons, %d projections",
+        params.variant,
+        mosaic.n_cells,
+        {n: sum(len(g) for g in s.column.populations.values()) for n, s in stations.items()},
+        len(projections),
+    )
+    return VentralStream(params, mosaic, lgn, stations, projections, spike_monitors, charge_monitors, samples,
+                         gain_arrays, network, stats)
+
+
+def _connect(
+    column: LaminarColumn,
+    source: Any,
+    target: str,
+    i: np.ndarray,
+    j: np.ndarray,
+    proj: ProjectionParams,
+    factor: float,
+    projections: dict[str, Any],
+    name: str,
+) -> None:
+    pop_params = column.params.populations[target]
+    weight = feedforward_weight(proj.psp, pop_params, column.params.cell_model) * factor
+    projections[name] = column.connect_input(source, target, i, j, weight, proj.delay, name=name)
+
+
+def _connect_thalamus(
+    params: VentralStreamParams,
+    mosaic: LGNMosaic,
+    lgn: SpikeGeneratorGroup,
+    v1: Station,
+    projections: dict[str, Any],
+    stats: dict[str, Any],
+    rng: np.random.Generator,
+    shuffle_rng: np.random.Generator,
+    shortcut: float,
+) -> None:
+    th = params.thalamic
+    column = v1.column
+    # E cells: sign-matched Hubel-Wiesel wiring; PV cells: broad pooling. The shortcut into
+    # L5 uses the same two rules as the input to L4 (DESIGN 2.4).
+    for target, proj, is_shortcut in (("l4_exc", th.l4_exc, False), ("l5_exc", th.l5_exc, True)):
+        group = column.population(target)
+        templates = gabor_templates(
+            mosaic.x_deg, mosaic.y_deg, group.rf_x[:], group.rf_y[:], group.orientation[:], group.phase[:],
+            th.spatial_frequency_cpd, v1.params.rf_sigma_deg,
+        )
+        i, j = sample_fixed_indegree(hubel_wiesel_affinity(templates, mosaic.sign), proj.indegree, rng)
+        stats[f"sign_matching_index_lgn_to_{group.name}"] = sign_matching_index(i, j, templates, mosaic.sign) if i.size else None
+        factor = 1.0
+        if is_shortcut:
+            factor = shortcut
+            if params.variant == "shuffled_skip":
+                i, j = shuffle_targets(i, j, len(group), shuffle_rng)
+        _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{group.name}")
+    for target, proj, is_shortcut in (("l4_pv", th.l4_pv, False), ("l5_pv", th.l5_pv, True)):
+        pv = column.population(target)
+        affinity = broad_pooling_affinity(mosaic.x_deg, mosaic.y_deg, pv.rf_x[:], pv.rf_y[:], th.pv_pool_sigma_deg)
+        i, j = sample_fixed_indegree(affinity, proj.indegree, rng)
+        factor = 1.0
+        if is_shortcut:
+            factor = shortcut
+            if params.variant == "shuffled_skip":
+                i, j = shuffle_targets(i, j, len(pv), shuffle_rng)
+        _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{pv.name}")
+
+
+def _sources(params: VentralStreamParams, station: Station) -> list[Any]:
+    if params.source == "both":
+        return [station.column.population("l5_exc"), station.column.population("l23_exc")]
+    return [station.column.population(params.source)]
+
+
+def _connect_stations(
+    params: VentralStreamParams,
+    lower: Station,
+    higher: Station,
+    projections: dict[str, Any],
+    rng: np.random.Generator,
+    shuffle_rng: np.random.Generator,
+    shortcut: float,
+    weight_factor: float,
+) -> None:
+    ia = params.interareal
+    column = higher.column
+    sources = _sources(params, lower)
+    for source in sources:
+        sx, sy, sch = np.asarray(source.rf_x[:]), np.asarray(source.rf_y[:]), np.asarray(source.channel[:])
+        share = 1.0 / len(sources)
+        l4 = column.population("l4_exc")
+        conj = [np.asarray(l4.channel[:])] + [higher.extra_labels["l4_exc"][k] for k in sorted(higher.extra_labels["l4_exc"]) if k.startswith("channel_")]
+        affinity = feature_pooling_affinity(sx, sy, sch, l4.rf_x[:], l4.rf_y[:], np.stack(conj, axis=1), higher.params.rf_sigma_deg)
+        i, j = sample_fixed_indegree(affinity, int(round(ia.l4_exc.indegree * share)), rng)
+        _connect(column, source, "l4_exc", i, j, ia.l4_exc, weight_factor, projections, f"{source.name}_to_{l4.name}")
+        pv = column.population("l4_pv")
+        affinity = broad_pooling_affinity(sx, sy, pv.rf_x[:], pv.rf_y[:], higher.params.rf_sigma_deg)
+        i, j = sample_fixed_indegree(affinity, int(round(ia.l4_pv.indegree * share)), rng)
+        _connect(column, source, "l4_pv", i, j, ia.l4_pv, weight_factor, projections, f"{source.name}_to_{pv.name}")
+    _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, tag=None)
+
+
+def _connect_shortcut(
+    params: VentralStreamParams,
+    lower: Station,
+    higher: Station,
+    projections: dict[str, Any],
+    rng: np.random.Generator,
+    shuffle_rng: np.random.Generator,
+    shortcut: float,
+    tag: str | None,
+) -> None:
+    ia = params.interareal
+    column = higher.column
+    sources = _sources(params, lower)
+    sigma = ia.shortcut_sigma_factor * higher.params.rf_sigma_deg
+    for source in sources:
+        sx, sy, sch = np.asarray(source.rf_x[:]), np.asarray(source.rf_y[:]), np.asarray(source.channel[:])
+        share = 1.0 / len(sources)
+        for target, proj in (("l5_exc", ia.l5_exc), ("l5_pv", ia.l5_pv)):
+            group = column.population(target)
+            if target == "l5_exc":
+                affinity = feature_pooling_affinity(sx, sy, sch, group.rf_x[:], group.rf_y[:], np.asarray(group.channel[:]), sigma)
+            else:
+                affinity = broad_pooling_affinity(sx, sy, group.rf_x[:], group.rf_y[:], sigma)
+            i, j = sample_fixed_indegree(affinity, int(round(proj.indegree * share)), rng)
+            if params.variant == "shuffled_skip":
+                i, j = shuffle_targets(i, j, len(group), shuffle_rng)
+            name = f"{source.name}_to_{group.name}" + (f"_{tag}" if tag else "")
+            _connect(column, source, target, i, j, proj, shortcut, projections, name)
