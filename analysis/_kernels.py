@@ -288,6 +288,22 @@ def isi_moments(times, node_ids, win_start, win_stop, n_nodes):
 
 
 @_jit
+def _order_by_node(spike_node, n_nodes):
+    """Spike indices grouped by node (stable counting sort), so that each neuron's
+    spike-triggered sums stay in cache while its spikes are added."""
+    start = np.zeros(n_nodes + 1, dtype=np.int64)
+    for s in range(spike_node.shape[0]):
+        start[spike_node[s] + 1] += 1
+    for i in range(n_nodes):
+        start[i + 1] += start[i]
+    order = np.empty(spike_node.shape[0], dtype=np.int64)
+    for s in range(spike_node.shape[0]):
+        order[start[spike_node[s]]] = s
+        start[spike_node[s]] += 1
+    return order
+
+
+@_jit
 def sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_node, lags):
     """Add one block of frames to the spike-triggered sums, in place.
 
@@ -310,7 +326,7 @@ def sta_accumulate(sta_sum, n_spikes, frames, block_start, spike_frame, spike_no
     n_block = frames.shape[0]
     n_pix = frames.shape[1]
     n_lags = lags.shape[0]
-    for s in range(spike_frame.shape[0]):
+    for s in _order_by_node(spike_node, sta_sum.shape[0]):
         i = spike_node[s]
         for li in range(n_lags):
             f = spike_frame[s] - lags[li] - block_start
@@ -332,7 +348,7 @@ def sta_accumulate_sparse(sta_sum, n_spikes, frame_ptr, pixels, values, block_st
     """
     n_block = frame_ptr.shape[0] - 1
     n_lags = lags.shape[0]
-    for s in range(spike_frame.shape[0]):
+    for s in _order_by_node(spike_node, sta_sum.shape[0]):
         i = spike_node[s]
         for li in range(n_lags):
             f = spike_frame[s] - lags[li] - block_start
