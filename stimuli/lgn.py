@@ -541,26 +541,31 @@ def apply_nonlinearity(drive: np.ndarray, mosaic: LGNMosaic, params: LGNParams |
 
 def iter_lgn_drive(source: Protocol | StimulusMovie, mosaic: LGNMosaic, params: LGNParams | None = None,
                    block_frames: int = 100, time_step: float | None = None,
-                   workers: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+                   workers: int = 1, progress: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Stream the linear drive: ``(start_step, drive[n_cells, n_steps])`` per block of frames.
 
     ``start_step`` counts rate time steps (``time_step``, default one frame) from t = 0.
+    ``progress`` shows a tqdm bar over the blocks (long protocols).
     """
+    from tqdm.auto import tqdm
+
     source = _as_source(source)
     filt = LGNFilter(mosaic, source.grid, source.frame_duration, params, time_step, workers)
-    for start, frames in source.iter_frames(block_frames):
+    n_blocks = -(-source.n_frames // max(1, int(block_frames)))
+    for start, frames in tqdm(source.iter_frames(block_frames), total=n_blocks, disable=not progress,
+                              desc="LGN", unit="block"):
         yield start * filt.n_sub, filt.process(frames)
 
 
 def iter_lgn_rates(source: Protocol | StimulusMovie, mosaic: LGNMosaic, params: LGNParams | None = None,
                    block_frames: int = 100, time_step: float | None = None,
-                   workers: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+                   workers: int = 1, progress: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Stream the rates: ``(start_step, rates[n_cells, n_steps])`` in Hz per block of frames.
 
     Memory is bounded by the block, whatever the protocol length.
     """
     params = mosaic.params if params is None else params
-    for start, drive in iter_lgn_drive(source, mosaic, params, block_frames, time_step, workers):
+    for start, drive in iter_lgn_drive(source, mosaic, params, block_frames, time_step, workers, progress):
         yield start, apply_nonlinearity(drive, mosaic, params)
 
 

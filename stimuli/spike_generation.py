@@ -221,6 +221,7 @@ def _iter_raw_spikes(
     block_frames: int,
     time_step: float | None,
     workers: int,
+    progress: bool = False,
 ) -> Iterator[tuple[float, float, dict[str, tuple[np.ndarray, np.ndarray]]]]:
     """``(t0, t1, {pop: (node_ids uint32, times)})`` per block, unvalidated."""
     params = mosaic.params if params is None else params
@@ -238,7 +239,8 @@ def _iter_raw_spikes(
         idx = mosaic.population_indices(pop)
         local[idx] = np.arange(idx.size)
     total = protocol.duration
-    for start_step, rates in iter_lgn_rates(protocol, mosaic, params, block_frames, time_step, workers):
+    for start_step, rates in iter_lgn_rates(protocol, mosaic, params, block_frames, time_step, workers,
+                                            progress):
         t0 = start_step * time_step
         t1 = min((start_step + rates.shape[1]) * time_step, total)
         cells, times = _poisson_block(rates, time_step, t0, state, refractory, dt)
@@ -260,6 +262,7 @@ def iter_lgn_spikes(
     block_frames: int = 100,
     time_step: float | None = None,
     workers: int = 1,
+    progress: bool = False,
 ) -> Iterator[dict[str, SpikeTrains]]:
     """Stream LGN spikes: one ``{"lgn_on": ..., "lgn_off": ...}`` per block of frames.
 
@@ -268,7 +271,8 @@ def iter_lgn_spikes(
     :func:`generate_lgn_spikes`.
     """
     n_nodes = {pop: mosaic.n_nodes(pop) for pop in POPULATIONS}
-    for t0, t1, block in _iter_raw_spikes(protocol, mosaic, params, seed, dt, block_frames, time_step, workers):
+    for t0, t1, block in _iter_raw_spikes(protocol, mosaic, params, seed, dt, block_frames, time_step, workers,
+                                          progress):
         yield {pop: SpikeTrains(pop, ids, times, n_nodes[pop], t0, t1) for pop, (ids, times) in block.items()}
 
 
@@ -281,6 +285,7 @@ def generate_lgn_spikes(
     block_frames: int = 100,
     time_step: float | None = None,
     workers: int = 1,
+    progress: bool = False,
 ) -> dict[str, SpikeTrains]:
     """LGN spike trains of a whole protocol, filtered and generated block by block.
 
@@ -302,6 +307,8 @@ def generate_lgn_spikes(
         Rate time step, s (default :func:`stimuli.lgn.default_time_step`: ≤ 1 ms).
     workers : int
         FFT threads.
+    progress : bool
+        Show a tqdm progress bar over the blocks.
 
     Returns
     -------
@@ -315,7 +322,8 @@ def generate_lgn_spikes(
     """
     ids_parts: dict[str, list[np.ndarray]] = {pop: [] for pop in POPULATIONS}
     times_parts: dict[str, list[np.ndarray]] = {pop: [] for pop in POPULATIONS}
-    for _, _, block in _iter_raw_spikes(protocol, mosaic, params, seed, dt, block_frames, time_step, workers):
+    for _, _, block in _iter_raw_spikes(protocol, mosaic, params, seed, dt, block_frames, time_step, workers,
+                                        progress):
         for pop, (ids, times) in block.items():
             ids_parts[pop].append(ids)
             times_parts[pop].append(times)
