@@ -62,7 +62,6 @@ from analysis.binning import (
     trial_windows,
 )
 from analysis.errors import SpikeDataError
-from analysis.spiketrains import SpikeTrains
 
 __all__ = [
     "ISIStatistics",

@@ -312,6 +312,7 @@ def mean_matched_fano_factor(
         raise SpikeDataError(
             f"mean matching kept only {n_kept} points; increase bin_spacing or check that rates overlap over time"
         )
+    logger.debug("mean matching keeps %d of %d points per window", n_kept, mn.shape[0])
     fano = np.zeros(n_windows)
     fano_ci = np.zeros((n_windows, 2))
     rate = np.zeros(n_windows)

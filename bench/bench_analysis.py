@@ -326,7 +326,9 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     logger.info("fano: x%.0f", results["fano_factor"]["speedup"])
     results["cv"] = _bench_isi(st, trains, n_nodes, es, 2000 if not quick else 500)
     logger.info("cv: x%.0f", results["cv"]["speedup"])
-    results["cch"] = _bench_cch(st, trains, trials, n_nodes, n_trials, pq, esc, BinnedSpikeTrain, 20 if not quick else 5)
+    results["cch"] = _bench_cch(
+        st, trains, trials, n_nodes, n_trials, pq, esc, BinnedSpikeTrain, 20 if not quick else 5
+    )
     logger.info("cch: x%.0f", results["cch"]["speedup"])
     results["correlation_matrix"] = _bench_corr_binned(
         st, trains, trials, n_nodes, pq, esc, BinnedSpikeTrain, 1000 if not quick else 200

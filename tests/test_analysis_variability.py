@@ -42,7 +42,8 @@ def test_mean_matched_fano_factor_of_poisson_population_stays_one():
     # (each variance estimate SD ~ sqrt(2/(n-1)) mean, n = 80 trials); tolerance 0.06
     rng = np.random.default_rng(22)
     base = rng.uniform(0.05, 0.5, size=(1, 400, 1))
-    rate = np.concatenate([np.repeat(base, 10, axis=2), np.repeat(base * rng.uniform(1, 3, (1, 400, 1)), 10, axis=2)], 2)
+    onset = base * rng.uniform(1, 3, (1, 400, 1))
+    rate = np.concatenate([np.repeat(base, 10, axis=2), np.repeat(onset, 10, axis=2)], axis=2)
     counts = rng.poisson(rate, size=(80, 400, 20))
     res = mean_matched_fano_factor(counts, bin_size=0.01, window_bins=5, step_bins=5, seed=1)
     assert res.fano.shape == (4,)
