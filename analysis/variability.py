@@ -18,6 +18,8 @@ population_gain
     Per-trial multiplicative gain of a population relative to its condition means.
 noise_transfer_slope
     Regression slope of a station's per-trial gain on the gain noise injected upstream.
+noise_transfer_matrix
+    The slopes ``a_kj`` for every receiving station k and injection station j.
 
 Inputs are spike-count arrays from :func:`analysis.binning.bin_spikes`: ``counts`` of
 shape ``(n_trials, n_nodes, n_bins)`` for time-resolved measures and
@@ -39,6 +41,7 @@ Nature Neuroscience 14(7), 811-819. doi:10.1038/nn.2842
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +62,7 @@ __all__ = [
     "noise_correlations",
     "population_gain",
     "noise_transfer_slope",
+    "noise_transfer_matrix",
 ]
 
 logger = logging.getLogger(__name__)
@@ -623,3 +627,61 @@ def noise_transfer_slope(counts: Any, injected_gain: Any, conditions: Any = None
     syy = float(dy @ dy)
     r = float(dx @ dy) / np.sqrt(sxx * syy) if syy > 0 else float("nan")
     return NoiseTransfer(slope=slope, stderr=stderr, intercept=intercept, r=r, n_trials=int(x.size))
+
+
+def noise_transfer_matrix(
+    runs: Mapping[str, tuple[Any, ...]],
+    stations: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-transfer slopes ``a_kj`` for every pair of stations.
+
+    Parameters
+    ----------
+    runs : mapping of str to tuple
+        Injection station j → ``(injected_gain, counts_by_station)`` or
+        ``(injected_gain, counts_by_station, conditions)``: the per-trial gain injected at
+        j (shape ``(n_trials,)``), the spike counts of each recorded station k (mapping
+        k → ``(n_trials, n_nodes_k)``) from the same trials, and optional condition labels.
+    stations : sequence of str
+        Station order of the matrix, e.g. ``["lgn", "v1", "v2", "v4", "it"]``.
+
+    Returns
+    -------
+    slope, stderr : numpy.ndarray, float64, shape (n_stations, n_stations)
+        ``slope[k, j] = a_kj`` (:func:`noise_transfer_slope`) and its standard error; NaN
+        where station j had no injection run or station k was not recorded in it.
+
+    Raises
+    ------
+    SpikeDataError
+        Unknown station names or malformed runs.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> g = rng.gamma(25.0, 1 / 25.0, size=1000)
+    >>> v2 = rng.poisson(20.0 * g[:, None] * np.ones((1, 40)))
+    >>> slope, se = noise_transfer_matrix({"v1": (g, {"v2": v2})}, ["v1", "v2"])
+    >>> np.round(slope, 1).tolist()
+    [[nan, nan], [1.0, nan]]
+    """
+    names = list(stations)
+    index = {name: k for k, name in enumerate(names)}
+    slope = np.full((len(names), len(names)), np.nan)
+    stderr = np.full_like(slope, np.nan)
+    for j_name, run in runs.items():
+        if j_name not in index:
+            raise SpikeDataError(f"runs: unknown injection station {j_name!r}; stations are {names}")
+        if not isinstance(run, tuple) or len(run) not in (2, 3) or not isinstance(run[1], Mapping):
+            raise SpikeDataError(
+                f"runs[{j_name!r}] must be (injected_gain, {{station: counts}}[, conditions])"
+            )
+        gain, by_station = run[0], run[1]
+        conditions = run[2] if len(run) == 3 else None
+        for k_name, counts in by_station.items():
+            if k_name not in index:
+                raise SpikeDataError(f"runs[{j_name!r}]: unknown recorded station {k_name!r}; stations are {names}")
+            fit = noise_transfer_slope(counts, gain, conditions)
+            slope[index[k_name], index[j_name]] = fit.slope
+            stderr[index[k_name], index[j_name]] = fit.stderr
+    return slope, stderr

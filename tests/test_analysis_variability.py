@@ -14,6 +14,7 @@ from analysis.variability import (
     gain_variance,
     mean_matched_fano_factor,
     noise_correlations,
+    noise_transfer_matrix,
     noise_transfer_slope,
     population_gain,
     time_resolved_fano_factor,
@@ -136,6 +137,21 @@ def test_noise_transfer_slope_recovers_known_coupling():
     # no coupling: slope within 4 SE of 0
     fit0 = noise_transfer_slope(rng.poisson(mu), g, conditions)
     assert abs(fit0.slope) < 4 * fit0.stderr
+
+
+def test_noise_transfer_matrix_places_each_slope():
+    # expected: gain noise injected at v1 passes to v2 with a = 0.8 and to v4 with a = 0.5
+    # (simulated); each entry within 4 SE; entries never measured are NaN
+    rng = np.random.default_rng(28)
+    g = rng.gamma(1 / 0.04, 0.04, size=1500)
+    ones = np.ones((1, 60))
+    v2 = rng.poisson(8.0 * (1 + 0.8 * (g - 1))[:, None] * ones)
+    v4 = rng.poisson(8.0 * (1 + 0.5 * (g - 1))[:, None] * ones)
+    slope, se = noise_transfer_matrix({"v1": (g, {"v2": v2, "v4": v4})}, ["v1", "v2", "v4"])
+    assert abs(slope[1, 0] - 0.8) < 4 * se[1, 0] and abs(slope[2, 0] - 0.5) < 4 * se[2, 0]
+    assert np.isnan(slope[0, 0]) and np.isnan(slope[:, 1:]).all()
+    with pytest.raises(SpikeDataError, match="unknown injection station 'v3'"):
+        noise_transfer_matrix({"v3": (g, {"v2": v2})}, ["v1", "v2"])
 
 
 @pytest.mark.parametrize(
