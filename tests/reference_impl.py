@@ -135,3 +135,7 @@ def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
             std = np.sqrt(np.diag(cov))
             return np.clip(cov / std[:, None] / std[None, :], -1.0, 1.0)
     return cov / (n_samples - ddof)
+
+
+def _order_by_node(spike_node, n_nodes):
+    return np.argsort(spike_node, kind="stable")

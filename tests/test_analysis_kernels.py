@@ -185,3 +185,10 @@ def test_gram_to_covariance_equals_twin(n_nodes, correlation):
     want = ref.gram_to_covariance(gram.copy(), rows, 13, 1, correlation)
     got = _kernels.gram_to_covariance(np.triu(gram), rows, 13, 1, correlation)  # reads the upper triangle
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, equal_nan=True)
+
+
+@pytest.mark.parametrize("n_spikes", SIZES)
+def test_order_by_node_equals_stable_argsort(n_spikes):
+    # expected: numpy's stable argsort (reference_impl), exact
+    nodes = np.random.default_rng(800 + n_spikes).integers(0, 5, n_spikes).astype(np.int64)
+    np.testing.assert_array_equal(_kernels._order_by_node(nodes, 5), ref._order_by_node(nodes, 5))
