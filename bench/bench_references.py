@@ -53,7 +53,12 @@ def run_one(script: str, args: list[str]) -> dict:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, str(REF / script), *args, "--out", str(out)]
         logger.info("running %s", " ".join(cmd[1:]))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        for _attempt in range(3):
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode >= 0:
+                break
+            # killed by a signal (on a shared machine: the OOM killer); the run is retried
+            logger.warning("%s killed by signal %d, retrying", script, -proc.returncode)
         if proc.returncode != 0:
             raise RuntimeError(f"{script} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         result = json.loads(out.read_text())
@@ -121,14 +126,14 @@ def markdown_table(doc: dict) -> str:
 
 def run(out_dir: Path, quick: bool, scales: list[float] | None = None, seeds: int | None = None,
         validation_seeds: int | None = None, validation_t_sim: float | None = None,
-        configs: list[str] | None = None, merge: bool = False) -> dict:
+        configs: list[str] | None = None, merge: bool = False, timing: bool = True) -> dict:
     """Run the reference benchmark and the NEST rate validation; write ``references.json``.
 
     With ``merge`` the scales and the validation of an existing ``references.json`` that this
     call does not rerun are kept.
     """
     load_start = list(os.getloadavg())
-    scales = scales or ([0.1] if quick else [0.1, 0.25])
+    scales = (scales or ([0.1] if quick else [0.1, 0.25])) if timing else []
     seeds = seeds or (1 if quick else 3)
     validation_seeds = validation_seeds if validation_seeds is not None else (1 if quick else 5)
     validation_t_sim = validation_t_sim or (1.0 if quick else 5.0)
@@ -156,8 +161,15 @@ def run(out_dir: Path, quick: bool, scales: list[float] | None = None, seeds: in
                                          for p in pd14_model.POPULATIONS}
         doc["scales"][str(scale)] = {"summary": summary, "sim_time_ratios": ratios,
                                      "brian2_rates_relative_to_nest": rate_agreement, "runs": runs}
+        _write(doc, out_dir, merge)  # keep finished blocks if a later one fails
     if validation_seeds:
         doc["validation"] = validate_nest(validation_seeds, validation_t_sim)
+    _write(doc, out_dir, merge)
+    logger.info("\n%s", doc["table_markdown"])
+    return doc
+
+
+def _write(doc: dict, out_dir: Path, merge: bool) -> None:
     path = Path(out_dir) / "references.json"
     if merge and path.exists():
         old = json.loads(path.read_text())
@@ -169,8 +181,6 @@ def run(out_dir: Path, quick: bool, scales: list[float] | None = None, seeds: in
     doc["table_markdown"] = markdown_table(doc)
     doc["provenance"] = collect_provenance(seeds={"runs": doc["seeds"]})
     write_json(path, doc, overwrite=True)
-    logger.info("\n%s", doc["table_markdown"])
-    return doc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validation-t-sim", type=float, default=0.0)
     ap.add_argument("--merge", action="store_true",
                     help="keep the scales/validation of an existing references.json not rerun")
+    ap.add_argument("--validation-only", action="store_true", help="skip the timed runs")
     ap.add_argument("--configs", default="", help="comma-separated subset of "
                     + ",".join(c[0] for c in CONFIGS))
     a = ap.parse_args(argv)
@@ -192,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds=a.seeds or None,
         validation_seeds=None if a.validation_seeds < 0 else a.validation_seeds,
         validation_t_sim=a.validation_t_sim or None,
-        configs=[x for x in a.configs.split(",") if x] or None, merge=a.merge)
+        configs=[x for x in a.configs.split(",") if x] or None, merge=a.merge,
+        timing=not a.validation_only)
     return 0
 
 

@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> dict:
     if standalone:
         set_device("cpp_standalone", directory=str(build_dir), build_on_run=False)
         prefs.devices.cpp_standalone.openmp_threads = args.threads
+        # Brian2's default "make -j" is unbounded: on a small shared machine it can start one
+        # compiler per source file at once and exhaust memory
+        prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
     else:
         prefs.codegen.target = "cython"
     p = m.derive(args.scale, args.background)
