@@ -156,6 +156,9 @@ def configure_device(
         device.reinit()
         set_device("cpp_standalone", directory=str(directory), build_on_run=False)
         prefs.devices.cpp_standalone.openmp_threads = int(threads)
+        # Brian's default "make -j" starts one compiler per code object (hundreds for a
+        # column network) and can exhaust the memory of a small machine.
+        prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(2, os.cpu_count() or 2)}"]
     else:
         set_device("runtime")
         device.reinit()

@@ -617,7 +617,8 @@ def build_column(
     positions = {
         name: np.column_stack([np.asarray(g.rf_x[:]), np.asarray(g.rf_y[:])]) for name, g in column.populations.items()
     }
-    delay_min = defaultclock.dt
+    # NEST redraws delays below half a step and rounds to whole steps (INM-6 PD14 network.py).
+    delay_min = 0.5 * defaultclock.dt
     for (src, tgt), pw in params.pathways.items():
         n_syn = derived.synapse_numbers[(src, tgt)]
         if n_syn == 0:

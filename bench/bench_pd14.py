@@ -1,0 +1,136 @@
+"""Benchmark: PD14 at scale 0.1 and 0.25 on the cython runtime and cpp_standalone (1, 2 threads).
+
+Each configuration runs in its own subprocess (clean peak RSS, clean Brian2 state) via
+``python bench/bench_pd14.py --worker ...``; the parent collects build time, compile time,
+simulation wall time per biological second, synaptic events per second and peak RSS, and
+the machine load (``os.getloadavg``) before and after, since other jobs may share the cores.
+
+Output: ``bench/results/pd14.json`` (via :func:`analysis.outputs.write_json`).
+
+Peak RSS: ``self`` is the Python process (build, connectivity, monitors); ``children`` is the
+largest child (the C++ compiler or, for cpp_standalone, the simulation binary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+logger = logging.getLogger("bench_pd14")
+
+#: (label, device, threads)
+CONFIGS = (("cython", "runtime", 1), ("cpp_standalone_1t", "cpp_standalone", 1), ("cpp_standalone_2t", "cpp_standalone", 2))
+#: Biological time of each benchmark run, s: 0.5 s transient + 1 s.
+T_PRESIM_S, T_SIM_S = 0.5, 1.0
+
+
+def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path) -> None:
+    from circuits.pd14 import run_pd14
+
+    summary = run_pd14(scale, [seed], device=device, target="cython", threads=threads, t_presim=T_PRESIM_S, t_sim=T_SIM_S)
+    run = summary["runs"][0]
+    walls = run["wall_time_s"]
+    bio = run["biological_time_s"]
+    doc = {
+        "scale": scale,
+        "device": summary["device"],
+        "threads": threads,
+        "n_neurons": run["n_neurons"],
+        "n_synapses": run["n_synapses"],
+        "biological_time_s": bio,
+        "build_s": walls["build"],
+        "compile_s": walls["compile"],
+        "simulate_s": walls["simulate"],
+        "standalone_loop_s": walls.get("standalone_run_s"),
+        "simulate_s_per_bio_s": walls["simulate"] / bio,
+        "real_time_factor": walls["simulate"] / bio,
+        "synaptic_events": run["synaptic_events"],
+        "synaptic_events_per_s": run["synaptic_events"] / walls["simulate"],
+        "n_spikes": run["n_spikes_total"],
+        "rates_hz": {p: v["rate_hz"] for p, v in run["populations"].items()},
+        "peak_rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
+    }
+    out_json.write_text(json.dumps(doc, indent=2))
+
+
+def _measure(scale: float, device: str, threads: int, tmp: Path) -> dict:
+    out_json = tmp / f"pd14_{scale}_{device}_{threads}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--scale", str(scale), "--device", device,
+           "--threads", str(threads), "--json", str(out_json)]
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        logger.error("pd14 %s %s x%d failed: %s", scale, device, threads, proc.stderr[-2000:])
+        return {"scale": scale, "device": device, "threads": threads, "error": proc.stderr[-2000:]}
+    doc = json.loads(out_json.read_text())
+    doc["process_wall_s"] = wall
+    doc["loadavg_before"] = list(load_before)
+    doc["loadavg_after"] = list(os.getloadavg())
+    logger.info("pd14 scale %s %s x%d: simulate %.2f s/bio-s, compile %.1f s", scale, device, threads,
+                doc["simulate_s_per_bio_s"], doc["compile_s"])
+    return doc
+
+
+def run(out_dir: Path, quick: bool = False) -> dict:
+    """Measure every configuration and write ``out_dir/pd14.json``."""
+    from analysis.outputs import write_json
+    from analysis.provenance import collect_provenance
+
+    scales = (0.05,) if quick else (0.1, 0.25)
+    tmp = Path(out_dir) / ".pd14_tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    results = []
+    for scale in scales:
+        for label, device, threads in CONFIGS:
+            doc = _measure(scale, device, threads, tmp)
+            doc["config"] = label
+            results.append(doc)
+    for f in tmp.glob("*.json"):
+        f.unlink()
+    tmp.rmdir()
+    report = {
+        "benchmark": "pd14",
+        "note": ("PD14 (Poisson background), 1 seed, 0.5 s transient + 1 s; one subprocess per configuration; "
+                 "compile_s of the cython target is on whatever cache state the run found; the machine's 2 cores "
+                 "were shared with other jobs, see loadavg_before/after."),
+        "cpu_count": os.cpu_count(),
+        "provenance": collect_provenance(),
+        "results": results,
+    }
+    write_json(Path(out_dir) / "pd14.json", report, overwrite=True)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--device", default="runtime")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.worker:
+        _worker(args.scale, args.device, args.threads, args.seed, Path(args.json))
+        return 0
+    run(Path(args.out), quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
