@@ -114,6 +114,24 @@ def _write_table(group: h5py.Group, table: Mapping[str, np.ndarray], units: Mapp
             dset.attrs["units"] = units[key]
 
 
+def _timed(method: Any) -> Any:
+    """Count the wall time spent inside a writer method (outermost call only) as ``write``."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: SpikeFileWriter, *args: Any, **kwargs: Any) -> Any:
+        self._depth += 1
+        t0 = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._busy += time.perf_counter() - t0
+
+    return wrapper
+
+
 def _json_dataset(parent: h5py.Group, name: str, document: Mapping[str, Any]) -> None:
     text = json.dumps(document, default=json_default, sort_keys=False)
     if name in parent:
@@ -171,7 +189,8 @@ class SpikeFileWriter:
         self.path = Path(path)
         self._ctx = atomic_output(self.path, overwrite=overwrite, keep_partial=keep_partial)
         self._tmp = self._ctx.__enter__()
-        self._t0 = time.perf_counter()
+        self._busy = 0.0  # wall time spent writing (the provenance's "write" phase), s
+        self._depth = 0
         self._filters = {"compression": "gzip", "compression_opts": 1, "shuffle": True} if compression else {}
         self._chunk = int(chunk_size)
         self._last_time: dict[str, float] = {}
@@ -199,6 +218,7 @@ class SpikeFileWriter:
             self.abort(exc if exc is not None else exc_type())
 
     # -- spikes -----------------------------------------------------------------------
+    @_timed
     def add_population(self, population: str, n_nodes: int, t_start: float = 0.0) -> None:
         """Create an empty, resizable population ``/spikes/<population>``.
 
@@ -233,6 +253,7 @@ class SpikeFileWriter:
         self._n_nodes[population] = int(n_nodes)
         self._last_time[population] = float(t_start)
 
+    @_timed
     def append(self, population: str, node_ids: Any, times: Any) -> None:
         """Append one chunk of spikes (times in s) to a population.
 
@@ -275,6 +296,7 @@ class SpikeFileWriter:
         self._last_time[population] = float(chunk.times[-1])
         group.attrs["t_stop"] = max(group.attrs["t_stop"], float(chunk.times[-1]) * 1e3)
 
+    @_timed
     def set_window(self, population: str, t_start: float, t_stop: float) -> None:
         """Set the recording window (s) of a population; it must contain every spike."""
         self._check_open()
@@ -289,6 +311,7 @@ class SpikeFileWriter:
         group.attrs["t_start"] = float(t_start) * 1e3
         group.attrs["t_stop"] = float(t_stop) * 1e3
 
+    @_timed
     def write_spiketrains(self, spiketrains: SpikeTrains) -> None:
         """Add a whole population in one call (chunked internally)."""
         self.add_population(spiketrains.population, spiketrains.n_nodes, spiketrains.t_start)
@@ -298,6 +321,7 @@ class SpikeFileWriter:
         self.set_window(spiketrains.population, spiketrains.t_start, spiketrains.t_stop)
 
     # -- the other groups ---------------------------------------------------------------
+    @_timed
     def write_nodes(self, population: str, table: Mapping[str, Any]) -> None:
         """Write ``/nodes/<population>``: per-neuron label columns of length ``n_nodes``."""
         self._check_open()
@@ -308,6 +332,7 @@ class SpikeFileWriter:
         group = self._file["nodes"].create_group(population, track_order=True)
         _write_table(group, table, {})
 
+    @_timed
     def write_trials(self, table: Mapping[str, Any]) -> None:
         """Write ``/trials``, the epoch table (``start``, ``stop`` in s, plus any columns)."""
         self._check_open()
@@ -315,6 +340,7 @@ class SpikeFileWriter:
         group = self._file.create_group("trials", track_order=True)
         _write_table(group, record.trials or {}, {"start": "s", "stop": "s"})
 
+    @_timed
     def write_stimulus(self, description: Mapping[str, Any], arrays: Mapping[str, np.ndarray] | None = None) -> None:
         """Write ``/stimulus``: the protocol as JSON plus arrays stored verbatim (compressed)."""
         self._check_open()
@@ -326,6 +352,7 @@ class SpikeFileWriter:
             opts = {"compression": "gzip", "compression_opts": 1, "shuffle": True} if arr.ndim and arr.size > 1024 else {}
             group.create_dataset(key, data=arr, **opts)
 
+    @_timed
     def write_currents(self, population: str, table: Mapping[str, Any]) -> None:
         """Write ``/currents/<population>``: ``node_ids`` and per-pathway charge (C) arrays.
 
@@ -344,6 +371,7 @@ class SpikeFileWriter:
                 group.create_dataset(key, data=values.astype(np.float64) * _CHARGE_UNITS["pC"])
                 group[key].attrs["units"] = "pC"
 
+    @_timed
     def write_config(self, config: Mapping[str, Any]) -> None:
         """Write ``/config``: the resolved configuration as one JSON string."""
         self._check_open()
@@ -361,7 +389,7 @@ class SpikeFileWriter:
             prov.setdefault(key, value)
         walls = dict(prov.get("wall_time_s") or {})
         if walls.get("write") is None:
-            walls["write"] = time.perf_counter() - self._t0
+            walls["write"] = self._busy
         prov["wall_time_s"] = walls
         _json_dataset(self._file, "provenance", prov)
 
