@@ -81,6 +81,33 @@ def bin_index(t, w0, inv_bin_size, tolerance):
 
 
 @_jit
+def _binned_rows(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance):
+    """Row ``w * n_nodes + node`` and bin of every spike that falls in a bin of a window.
+
+    Spikes come out window by window, in time order within a window; a spike in two
+    overlapping windows appears twice.
+    """
+    n_windows = win_start.shape[0]
+    total = 0
+    for w in range(n_windows):
+        total += np.searchsorted(times, win_stop[w], side="right") - np.searchsorted(times, win_start[w], side="left")
+    rows = np.empty(total, dtype=np.int64)
+    bins = np.empty(total, dtype=np.int64)
+    m = 0
+    for w in range(n_windows):
+        w0 = win_start[w]
+        lo = np.searchsorted(times, w0, side="left")
+        hi = np.searchsorted(times, win_stop[w], side="right")
+        for s in range(lo, hi):
+            b = bin_index(times[s], w0, inv_bin_size, tolerance)
+            if b < n_bins:
+                rows[m] = w * n_nodes + node_ids[s]
+                bins[m] = b
+                m += 1
+    return rows[:m], bins[:m]
+
+
+@_jit
 def bin_counts(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance):
     """Spike counts per window, node and bin.
 
@@ -104,15 +131,11 @@ def bin_counts(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_si
     counts : int32[n_windows, n_nodes, n_bins]
     """
     n_windows = win_start.shape[0]
+    rows, bins = _binned_rows(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance)
     counts = np.zeros((n_windows, n_nodes, n_bins), dtype=np.int32)
-    for w in range(n_windows):
-        w0 = win_start[w]
-        lo = np.searchsorted(times, w0, side="left")
-        hi = np.searchsorted(times, win_stop[w], side="right")
-        for s in range(lo, hi):
-            b = bin_index(times[s], w0, inv_bin_size, tolerance)
-            if b < n_bins:
-                counts[w, node_ids[s], b] += 1
+    flat = counts.reshape(n_windows * n_nodes, n_bins)
+    for k in range(rows.shape[0]):
+        flat[rows[k], bins[k]] += 1
     return counts
 
 
@@ -129,25 +152,10 @@ def binned_spike_lists(times, node_ids, win_start, win_stop, n_nodes, n_bins, in
         Bin indices, non-decreasing within each (window, node) row; a bin holding two
         spikes appears twice.
     """
-    n_windows = win_start.shape[0]
-    n_rows = n_windows * n_nodes
-    total = 0
-    for w in range(n_windows):
-        total += np.searchsorted(times, win_stop[w], side="right") - np.searchsorted(times, win_start[w], side="left")
-    # one pass collects (row, bin) in time order, a stable counting sort groups the rows
-    rows = np.empty(total, dtype=np.int64)
-    found = np.empty(total, dtype=np.int64)
-    m = 0
-    for w in range(n_windows):
-        w0 = win_start[w]
-        lo = np.searchsorted(times, w0, side="left")
-        hi = np.searchsorted(times, win_stop[w], side="right")
-        for s in range(lo, hi):
-            b = bin_index(times[s], w0, inv_bin_size, tolerance)
-            if b < n_bins:
-                rows[m] = w * n_nodes + node_ids[s]
-                found[m] = b
-                m += 1
+    n_rows = win_start.shape[0] * n_nodes
+    rows, found = _binned_rows(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance)
+    m = rows.shape[0]
+    # a stable counting sort groups the rows and keeps the time order within each
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     for k in range(m):
         indptr[rows[k] + 1] += 1
