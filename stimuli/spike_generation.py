@@ -329,9 +329,17 @@ def generate_lgn_spikes(
             times_parts[pop].append(times)
     out = {}
     for pop in POPULATIONS:
-        # free each list as soon as it is joined: peak memory ~ 2x the spikes, not 3x
-        ids = np.concatenate(ids_parts.pop(pop)) if ids_parts[pop] else np.zeros(0, np.uint32)
-        times = np.concatenate(times_parts.pop(pop)) if times_parts[pop] else np.zeros(0)
+        # join block by block, freeing each block as it is copied, so the blocks and the
+        # joined arrays never both exist in full (peak ~2x the spikes instead of ~3x)
+        id_blocks, time_blocks = ids_parts.pop(pop)[::-1], times_parts.pop(pop)[::-1]
+        n = sum(block.size for block in id_blocks)
+        ids, times = np.empty(n, np.uint32), np.empty(n)
+        k = 0
+        while id_blocks:
+            block_ids, block_times = id_blocks.pop(), time_blocks.pop()
+            ids[k:k + block_ids.size] = block_ids
+            times[k:k + block_ids.size] = block_times
+            k += block_ids.size
         out[pop] = SpikeTrains(pop, ids, times, mosaic.n_nodes(pop), 0.0, protocol.duration)
         del ids, times  # SpikeTrains keeps its own copies
     logger.info("LGN spikes: %d ON, %d OFF over %.3g s", out["lgn_on"].n_spikes, out["lgn_off"].n_spikes,
