@@ -110,7 +110,14 @@ class _PoissonState:
     """Generators and refractory memory carried across blocks."""
 
     def __init__(self, n_cells: int, seed: Any) -> None:
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(2**63))
+        if isinstance(seed, np.random.SeedSequence):
+            ss = seed
+        elif isinstance(seed, (int, np.integer)) and seed >= 0:
+            ss = np.random.SeedSequence(int(seed))
+        else:
+            raise ConfigError(f"seed must be a non-negative int, SeedSequence or Generator, got {seed!r}")
         counts_ss, times_ss = ss.spawn(2)
         self.counts_rng = np.random.default_rng(counts_ss)
         self.times_rng = np.random.default_rng(times_ss)

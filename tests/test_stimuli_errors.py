@@ -132,6 +132,8 @@ def test_other_bad_inputs():
         biphasic_temporal_kernel(TemporalParams(0.04, 0.03, 0.5), 0.001)
     with pytest.raises(ConfigError, match="rates must be finite and >= 0"):
         inhomogeneous_poisson(np.full((2, 3), -1.0), 0.001)
+    with pytest.raises(ConfigError, match="seed must be a non-negative int, SeedSequence or Generator"):
+        inhomogeneous_poisson(np.full((2, 3), 1.0), 0.001, seed=-3)
     with pytest.raises(ConfigError, match="field_size_deg = 0.01 deg is too small"):
         build_lgn_mosaic(MACAQUE_PARAFOVEAL, 0.01, 0)
     mosaic = build_lgn_mosaic(MACAQUE_PARAFOVEAL, 1.0, 0)
