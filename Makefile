@@ -28,6 +28,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+	# the kernels' pure-Python path, as coverage tools see it (STUMPY's test.sh pattern)
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q tests/test_analysis_kernels.py
 
 validate: $(STAMP)
 	$(PY) -m pytest -q -m slow
