@@ -297,6 +297,55 @@ class Protocol(FrameSource):
         except KeyError as exc:
             raise ConfigError(f"protocol description: missing key {exc.args[0]!r}") from None
 
+    def noise_arrays(self) -> dict[str, np.ndarray]:
+        """The check patterns of every noise epoch, for ``/stimulus`` (RF mapping, DESIGN §4).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Empty when the protocol has no noise epoch; otherwise
+            ``noise_patterns`` (n, n_checks, n_checks) float32 in contrast units (row 0 at
+            the top), ``noise_onsets_s`` (n,) float64, ``noise_stops_s`` (n,) float64,
+            ``noise_epoch`` (n,) int64, and ``noise_check_size_deg`` (1,) float64.
+            Frames follow from the patterns by repeating each check over its pixels.
+
+        Raises
+        ------
+        ConfigError
+            If the noise epochs use different check sizes (store them separately then).
+        """
+        from stimuli.movies import BinaryNoise, GaussianNoise
+
+        noise_types = (SparseNoise, BinaryNoise, GaussianNoise)
+        patterns, onsets, stops, epochs, sizes = [], [], [], [], set()
+        fd = self.frame_duration
+        for k, epoch in enumerate(self.epochs):
+            stim = epoch.stimulus
+            if not isinstance(stim, noise_types):
+                continue
+            size = stim.dot_size_deg if isinstance(stim, SparseNoise) else stim.check_size_deg
+            sizes.add(size)
+            per = int(round(stim.noise_frame_duration_s / fd))
+            n_noise = -(-int(self._n_stim[k]) // per)
+            start = float(self._start[k] * fd)
+            end = float((self._start[k] + self._n_stim[k]) * fd)
+            for m in range(n_noise):
+                patterns.append(stim.noise_frame(self.grid, m).astype(np.float32))
+                onsets.append(start + m * per * fd)
+                stops.append(min(start + (m + 1) * per * fd, end))
+                epochs.append(k)
+        if not patterns:
+            return {}
+        if len(sizes) > 1:
+            raise ConfigError(f"noise epochs use different check sizes {sorted(sizes)} deg; noise_arrays needs one")
+        return {
+            "noise_patterns": np.stack(patterns),
+            "noise_onsets_s": np.array(onsets),
+            "noise_stops_s": np.array(stops),
+            "noise_epoch": np.array(epochs, dtype=np.int64),
+            "noise_check_size_deg": np.array([sizes.pop()], dtype=np.float64),
+        }
+
     def epoch_index(self, frame: int) -> int:
         """Index of the epoch (stimulus or its blank) that contains frame ``frame``."""
         if not 0 <= frame < self.n_frames:

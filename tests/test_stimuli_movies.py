@@ -232,3 +232,21 @@ def test_twenty_minute_sparse_noise_protocol_is_lazy():
     # trials have distinct seeds derived from the master seed (SeedSequence.spawn)
     seeds = p.trials_table()["seed"]
     assert np.unique(seeds).size == 120
+
+
+def test_noise_arrays_regenerate_the_frames():
+    p = _protocol()  # one sparse-noise epoch of 4 frames with 20-ms noise frames
+    arrays = p.noise_arrays()
+    patterns = arrays["noise_patterns"]
+    # 40 ms / 20 ms = 2 noise frames, from the epoch's start at 0.07 s
+    assert patterns.shape[0] == 2
+    assert arrays["noise_onsets_s"].tolist() == pytest.approx([0.07, 0.09])
+    assert arrays["noise_epoch"].tolist() == [1, 1]
+    # expanding each check over its pixels gives the rendered frames exactly (0.2-deg dots, 0.05-deg pixels)
+    per = int(round(arrays["noise_check_size_deg"][0] / p.deg_per_pixel))
+    expanded = np.repeat(np.repeat(patterns, per, axis=1), per, axis=2)[:, :p.grid.n_pixels, :p.grid.n_pixels]
+    frames = p.to_array()
+    np.testing.assert_array_equal(expanded[0], frames[7].astype(np.float32))
+    np.testing.assert_array_equal(expanded[1], frames[9].astype(np.float32))
+    # no noise epoch: nothing to store
+    assert Protocol([Epoch(Blank(), 0.1)], 0.01, 1.0, 0.05).noise_arrays() == {}
