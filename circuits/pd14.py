@@ -169,8 +169,9 @@ def format_rate_table(summary: dict[str, Any], scale: float, nest_summary: dict[
     return "\n".join(lines)
 
 
-def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int) -> str:
-    text = f"pd14|{scale!r}|{background}|{pathway_resolved}|{threads}"
+def _structure_key(scale: float, background: str, pathway_resolved: bool) -> str:
+    # Threads only change main.cpp, so 1- and 2-thread builds share a directory.
+    text = f"pd14|{scale!r}|{background}|{pathway_resolved}"
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -229,7 +230,7 @@ def run_pd14(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
-    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads)}"
+    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved)}"
     label = device_label(device, target)
     duration = (t_presim + t_sim) * second
     runs = []

@@ -39,3 +39,24 @@ def test_pd14_preset_has_thalamus_only_on_l4_and_l6(brian2_numpy):
     # s.d. 5.36 mV; the sample of 103 cells lies within 4 s.e.
     v = np.asarray(col.population("l23_exc").v[:]) * 1e3
     assert abs(v.mean() + 68.28) < 4 * 5.36 / np.sqrt(v.size)
+
+
+def test_run_pd14_writes_hdf5_with_provenance_and_results(brian2_numpy, tmp_path):
+    import json
+
+    from analysis.hdf5_io import read_provenance, read_spike_record
+    from circuits.pd14 import run_pd14
+
+    summary = run_pd14(0.01, [3], target="numpy", t_presim=0.05, t_sim=0.1, out=tmp_path)
+    h5 = tmp_path / "pd14_scale0.01_seed3.h5"
+    record = read_spike_record(h5)
+    # PD14 x 0.01: 8 populations, L2/3E has round(20683 * 0.01) = 207 neurons (PD14 Table 5).
+    assert len(record.spikes) == 8 and record["pd14_l23_exc"].n_nodes == 207
+    prov = read_provenance(h5)
+    assert prov["seeds"]["master"] == 3 and set(prov["seeds"]) >= {"connectivity", "initial_state", "background"}
+    assert prov["device"] == "runtime/numpy" and prov["wall_time_s"]["simulate"] > 0
+    doc = json.loads((tmp_path / "results.json").read_text())
+    # The summary's mean rate equals the spikes counted in the file's analysis window.
+    n = record["pd14_l4_exc"].time_slice(0.05, 0.15).n_spikes
+    assert doc["populations"]["l4_exc"]["rate_hz_mean"] == pytest.approx(n / (219 * 0.1), rel=1e-9)
+    assert summary["n_seeds"] == 1
