@@ -104,12 +104,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 #: when its experiment is run.
 EXPERIMENTS: dict[str, str] = {
     "pd14": "circuits.pd14:run_from_cli",
+    "edge-tuning": "circuits.cli:run_stream_experiment",
 }
+
+
+def run_stream_experiment(args: argparse.Namespace) -> int:
+    """``experiment NAME`` for the stream experiments of :mod:`circuits.experiments`."""
+    from circuits.experiments import print_table, run_experiment
+
+    out = args.out or f"output/{args.name}"
+    # The runtime device of the stream compiles with Cython (the numpy target is ~80x slower
+    # than real time at scale 1); tests and short checks use the configuration's numpy default.
+    overrides = {"run": {"codegen_target": "cython"}} if args.device == "runtime" else {}
+    results = run_experiment(
+        args.name, out, variants=args.variants, n_seeds=args.seeds or 5, scale=args.scale,
+        device=args.device, threads=args.threads, overwrite=args.overwrite, overrides=overrides,
+    )
+    print(print_table(results))
+    for prediction, verdict in results["verdicts"].items():
+        print(f"{prediction}: supported = {verdict['supported']}")
+    print(f"wrote {out}/results.json, {out}/report.md and {out}/figures/")
+    return 0
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
     import importlib
 
+    if args.device is None:
+        args.device = "runtime" if args.name == "pd14" else "cpp_standalone"
     module_name, func_name = EXPERIMENTS[args.name].split(":")
     return int(getattr(importlib.import_module(module_name), func_name)(args) or 0)
 
@@ -190,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", default=None, help="output directory (default: output/<name>)")
     exp.add_argument("--scale", type=_positive_float, default=None, help="network scale factor")
     exp.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds")
-    exp.add_argument("--device", choices=["runtime", "cpp_standalone"], default="runtime", help="Brian2 device")
+    exp.add_argument("--device", choices=["runtime", "cpp_standalone"], default=None,
+                     help="Brian2 device (default: runtime for pd14, cpp_standalone for the stream experiments)")
     exp.add_argument("--threads", type=_positive_int, default=1, help="OpenMP threads (cpp_standalone)")
     exp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     exp.add_argument("--variants", nargs="+", default=None, help="topology variants to run")

@@ -30,6 +30,7 @@ from brian2 import Quantity, mV, ms, pA
 
 from columns.params import ColumnParams
 from columns.pathways import DEFAULT_COLUMN
+from columns.pd14 import PD14_POPULATIONS
 
 __all__ = [
     "StationParams",
@@ -146,7 +147,7 @@ class InterarealParams:
 
 DEFAULT_STATIONS = (
     # n_scale: V1 3,000 > V2 2,300 > V4 1,600 > IT 1,100 neurons (about 8,000 in total).
-    StationParams("v1", n_scale=0.050, patch_deg=1.0, rf_sigma_deg=0.25, n_conjunction=1),
+    StationParams("v1", n_scale=0.050, patch_deg=1.0, rf_sigma_deg=0.35, n_conjunction=1),
     StationParams("v2", n_scale=0.038, patch_deg=1.0, rf_sigma_deg=0.5),
     StationParams("v4", n_scale=0.027, patch_deg=1.0, rf_sigma_deg=1.0),
     StationParams("it", n_scale=0.018, patch_deg=1.0, rf_sigma_deg=2.0),
@@ -159,10 +160,10 @@ DEFAULT_STATIONS = (
 # thalamic input (Cruikshank et al. 2007, doi:10.1038/nn1861; Ji et al. 2016,
 # doi:10.1093/cercor/bhv201). PSPs are calibrated by `ventral-columns experiment calibrate`.
 DEFAULT_THALAMIC = ThalamicParams(
-    l4_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
-    l4_pv=ProjectionParams(indegree=40, psp=1.5 * mV, delay=2.0 * ms),
+    l4_exc=ProjectionParams(indegree=20, psp=2.0 * mV, delay=2.0 * ms),
+    l4_pv=ProjectionParams(indegree=40, psp=1.0 * mV, delay=2.0 * ms),
     l5_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
-    l5_pv=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
+    l5_pv=ProjectionParams(indegree=20, psp=0.5 * mV, delay=2.0 * ms),
 )
 
 # Inter-areal feedforward latency increments of about 10 ms per stage are mostly
@@ -204,7 +205,7 @@ class VentralStreamParams:
     """
 
     stations: tuple[StationParams, ...] = DEFAULT_STATIONS
-    column: ColumnParams = DEFAULT_COLUMN
+    column: ColumnParams = DEFAULT_COLUMN  # DEFAULT_STREAM uses STREAM_COLUMN
     thalamic: ThalamicParams = DEFAULT_THALAMIC
     interareal: InterarealParams = DEFAULT_INTERAREAL
     variant: str = "residual"
@@ -230,7 +231,14 @@ class VentralStreamParams:
         return dataclasses.replace(self, **changes)
 
 
-DEFAULT_STREAM = VentralStreamParams()
+#: The stream's column: PD14's populations and cells restricted to L2/3-L5. PD14's balance
+#: was tuned with identical E and I cells; the faster PV parameters of
+#: ``columns.params.DEFAULT_PV_CELL`` (tau_m 5 ms) raised spontaneous E rates 3-8x in V1
+#: at n_scale 0.05 (L5E 41 Hz instead of 5 Hz; measured with ``scripts/calibrate_stream.py``),
+#: so the stream keeps PD14's cells and gets PV-likeness from the stronger thalamic drive.
+STREAM_COLUMN = dataclasses.replace(DEFAULT_COLUMN, populations={k: PD14_POPULATIONS[k] for k in DEFAULT_COLUMN.populations})
+
+DEFAULT_STREAM = VentralStreamParams(column=STREAM_COLUMN)
 
 #: No extra tonic drive.
 ZERO_CURRENT = 0.0 * pA

@@ -35,6 +35,7 @@ from brian2 import (
     SpikeGeneratorGroup,
     SpikeMonitor,
     StateMonitor,
+    Hz,
     TimedArray,
     ms,
     second,
@@ -377,10 +378,23 @@ def _connect(
     factor: float,
     projections: dict[str, Any],
     name: str,
+    baseline_rate: Quantity,
 ) -> None:
+    """Connect and balance the projection's mean input at the source's baseline rate.
+
+    The feedforward input's mean at the source's reference (spontaneous) rate is removed
+    by an equal and opposite DC, per target cell, as PD14 treats its thalamic input as off
+    in the spontaneous state: the column keeps its PD14 operating point at rest, and a
+    stimulus drives it through the rate changes (and the input's fluctuations) alone.
+    """
     pop_params = column.params.populations[target]
     weight = feedforward_weight(proj.psp, pop_params, column.params.cell_model) * factor
     projections[name] = column.connect_input(source, target, i, j, weight, proj.delay, name=name)
+    if column.params.cell_model == "current":
+        group = column.population(target)
+        indegree = np.bincount(np.asarray(j, np.int64), minlength=len(group))
+        mean = baseline_rate * weight * pop_params.cell.tau_syn_exc
+        group.I_dc = group.I_dc[:] - indegree * mean
 
 
 def _connect_thalamus(
@@ -396,6 +410,7 @@ def _connect_thalamus(
 ) -> None:
     th = params.thalamic
     column = v1.column
+    lgn_rate = float(np.mean([mosaic.channel_params(k).nonlinearity.baseline_rate_hz for k in range(mosaic.n_cells)])) * Hz
     # E cells: sign-matched Hubel-Wiesel wiring; PV cells: broad pooling. The shortcut into
     # L5 uses the same two rules as the input to L4 (DESIGN 2.4).
     for target, proj, is_shortcut in (("l4_exc", th.l4_exc, False), ("l5_exc", th.l5_exc, True)):
@@ -411,7 +426,7 @@ def _connect_thalamus(
             factor = shortcut
             if params.variant == "shuffled_skip":
                 i, j = shuffle_targets(i, j, len(group), shuffle_rng)
-        _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{group.name}")
+        _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{group.name}", lgn_rate)
     for target, proj, is_shortcut in (("l4_pv", th.l4_pv, False), ("l5_pv", th.l5_pv, True)):
         pv = column.population(target)
         affinity = broad_pooling_affinity(mosaic.x_deg, mosaic.y_deg, pv.rf_x[:], pv.rf_y[:], th.pv_pool_sigma_deg)
@@ -421,7 +436,13 @@ def _connect_thalamus(
             factor = shortcut
             if params.variant == "shuffled_skip":
                 i, j = shuffle_targets(i, j, len(pv), shuffle_rng)
-        _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{pv.name}")
+        _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{pv.name}", lgn_rate)
+
+
+def _reference_rate(station: Station, source: Any) -> Quantity:
+    """Spontaneous rate of a stream source: its population's full-scale PD14 rate."""
+    local = source.name.removeprefix(f"{station.params.name}_")
+    return station.column.params.populations[local].full_rate
 
 
 def _sources(params: VentralStreamParams, station: Station) -> list[Any]:
@@ -450,11 +471,12 @@ def _connect_stations(
         conj = [np.asarray(l4.channel[:])] + [higher.extra_labels["l4_exc"][k] for k in sorted(higher.extra_labels["l4_exc"]) if k.startswith("channel_")]
         affinity = feature_pooling_affinity(sx, sy, sch, l4.rf_x[:], l4.rf_y[:], np.stack(conj, axis=1), higher.params.rf_sigma_deg)
         i, j = sample_fixed_indegree(affinity, int(round(ia.l4_exc.indegree * share)), rng)
-        _connect(column, source, "l4_exc", i, j, ia.l4_exc, weight_factor, projections, f"{source.name}_to_{l4.name}")
+        rate = _reference_rate(lower, source)
+        _connect(column, source, "l4_exc", i, j, ia.l4_exc, weight_factor, projections, f"{source.name}_to_{l4.name}", rate)
         pv = column.population("l4_pv")
         affinity = broad_pooling_affinity(sx, sy, pv.rf_x[:], pv.rf_y[:], higher.params.rf_sigma_deg)
         i, j = sample_fixed_indegree(affinity, int(round(ia.l4_pv.indegree * share)), rng)
-        _connect(column, source, "l4_pv", i, j, ia.l4_pv, weight_factor, projections, f"{source.name}_to_{pv.name}")
+        _connect(column, source, "l4_pv", i, j, ia.l4_pv, weight_factor, projections, f"{source.name}_to_{pv.name}", rate)
     _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, tag=None)
 
 
@@ -485,4 +507,4 @@ def _connect_shortcut(
             if params.variant == "shuffled_skip":
                 i, j = shuffle_targets(i, j, len(group), shuffle_rng)
             name = f"{source.name}_to_{group.name}" + (f"_{tag}" if tag else "")
-            _connect(column, source, target, i, j, proj, shortcut, projections, name)
+            _connect(column, source, target, i, j, proj, shortcut, projections, name, _reference_rate(lower, source))

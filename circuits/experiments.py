@@ -1,0 +1,494 @@
+"""Experiments: every variant × seed as one run, then metrics with CIs, verdicts and figures.
+
+Classes and functions
+---------------------
+ExperimentSpec
+    What an experiment runs (configuration overrides, default variants) and measures.
+EXPERIMENT_SPECS
+    The experiments implemented so far, by CLI name.
+run_experiment
+    Run (or resume) all runs of an experiment in an output directory, then analyse them.
+analyse_experiment
+    Metrics → ``results.json`` (DESIGN §5 / issue #7 shape), figures and ``report.md``.
+edge_tuning_metrics
+    OSI (1 − circular variance), its shuffled control, and cross-validated orientation
+    decoding from matched numbers of cells, per station × layer.
+
+Layout of an experiment directory::
+
+    OUT/runs/<variant>_seed<k>.h5     one SONATA-compatible file per run (resumable)
+    OUT/results.json                  metrics per variant/station/layer with bootstrap CIs, verdicts
+    OUT/figures/*.png|pdf             OSI and decoding along the stream, rasters
+    OUT/report.md                     the tables in Markdown
+
+Each run executes in its own Python process: crashes stay contained, memory is returned,
+and ``cpp_standalone`` builds of one structure are recompiled incrementally.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from analysis.binning import bin_spikes
+from analysis.errors import ConfigError, FileFormatError, OutputExistsError, VentralColumnsError, suggest
+from analysis.hdf5_io import file_info, read_spike_record
+from analysis.outputs import write_json
+from analysis.population import decode_accuracy
+from analysis.statistics import build_metrics
+from analysis.tuning import orientation_selectivity_index, shuffled_osi
+from circuits.config import resolve_config
+
+__all__ = [
+    "ExperimentSpec",
+    "EXPERIMENT_SPECS",
+    "run_experiment",
+    "analyse_experiment",
+    "edge_tuning_metrics",
+    "LAYERS",
+    "STATIONS",
+]
+
+logger = logging.getLogger(__name__)
+
+STATIONS = ("lgn", "v1", "v2", "v4", "it")
+LAYERS = ("l4", "l23", "l5")
+#: Cells per decoder: matched across stations and layers (IT L5 has about 90 cells at scale 1).
+DECODER_CELLS = 40
+#: Response window after stimulus onset, s (skips the LGN latency of about 40 ms).
+RESPONSE_DELAY = 0.05
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One experiment.
+
+    Parameters
+    ----------
+    name : str
+        CLI name.
+    question : str
+        What it answers (for the report).
+    overrides : dict
+        Configuration tables merged over the defaults (protocol, durations...).
+    variants : tuple of str
+        Default topology variants.
+    metrics : callable
+        ``metrics(record) -> {(station, layer, metric): value}`` for one run.
+    verdicts : callable
+        ``verdicts(results_metrics, variants) -> {prediction: verdict}``.
+    """
+
+    name: str
+    question: str
+    overrides: dict[str, Any]
+    variants: tuple[str, ...]
+    metrics: Callable[[Any], dict[tuple[str, str, str], float]]
+    verdicts: Callable[[dict, Sequence[str]], dict[str, Any]]
+    figures: tuple[str, ...] = field(default=("osi", "decoding_accuracy"))
+
+
+def _population_layers(record: Any) -> list[tuple[str, str, str]]:
+    """(population, station, layer) of the E populations (and the LGN as layer ``all``)."""
+    out = []
+    for name in record.populations:
+        if name.startswith("lgn"):
+            continue
+        station, layer, cell = name.split("_")
+        if cell == "exc" and layer in LAYERS:
+            out.append((name, station, layer))
+    return out
+
+
+def _window_counts(record: Any, population: str, window: float) -> np.ndarray:
+    trials = record.trials
+    shifted = {"start": np.asarray(trials["start"], float) + RESPONSE_DELAY, "stop": np.asarray(trials["stop"], float)}
+    counts = bin_spikes(record[population], shifted, bin_size=window, t_post=window)
+    return counts[:, :, 0].astype(float)
+
+
+def _lgn_counts(record: Any, window: float) -> np.ndarray:
+    parts = [_window_counts(record, pop, window) for pop in ("lgn_on", "lgn_off") if pop in record.spikes]
+    return np.concatenate(parts, axis=1)
+
+
+def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
+    """Per station × layer (E cells): OSI, its shuffled control, decoding accuracy, rates.
+
+    * ``osi``: median over responsive cells (mean evoked rate ≥ 1 spike/s at the best
+      orientation) of 1 − circular variance of the tuning curve averaged over phases and
+      repeats (Ringach et al. 2002).
+    * ``osi_shuffled``: the same with orientation labels permuted across trials (the
+      untuned control; finite repeats give untuned cells an OSI above 0).
+    * ``decoding_accuracy``: 5-fold cross-validated multinomial logistic regression of
+      orientation from the spike counts of :data:`DECODER_CELLS` randomly drawn cells
+      (10 draws), chance 1/n_orientations; ``decoding_chance`` is that chance level.
+    * ``rate_evoked``: mean rate in the response window, spikes/s.
+    """
+    trials = record.trials
+    ori = np.asarray(trials["orientation_deg"], float)
+    duration = float(np.min(np.asarray(trials["stop"], float) - np.asarray(trials["start"], float)))
+    window = duration - RESPONSE_DELAY
+    if window <= 0:
+        raise ConfigError(f"stimulus duration {duration} s is shorter than the response delay {RESPONSE_DELAY} s")
+    oris = np.unique(ori)
+    out: dict[tuple[str, str, str], float] = {}
+    groups = [(f"lgn", "lgn", "all")] + _population_layers(record)
+    for population, station, layer in groups:
+        counts = _lgn_counts(record, window) if station == "lgn" else _window_counts(record, population, window)
+        rates = counts / window
+        tuning = np.stack([rates[ori == o].mean(axis=0) for o in oris])
+        responsive = tuning.max(axis=0) >= 1.0
+        out[(station, layer, "rate_evoked")] = float(rates.mean())
+        out[(station, layer, "fraction_responsive")] = float(responsive.mean())
+        if responsive.sum() >= 3 and oris.size >= 3:
+            osi = orientation_selectivity_index(tuning[:, responsive], oris)
+            out[(station, layer, "osi")] = float(np.median(osi))
+            control = shuffled_osi(rates[:, responsive], ori, n_shuffles=5, seed=0)
+            out[(station, layer, "osi_shuffled")] = float(np.median(control))
+        else:
+            out[(station, layer, "osi")] = math.nan
+            out[(station, layer, "osi_shuffled")] = math.nan
+        n_cells = min(DECODER_CELLS, counts.shape[1])
+        per_class = np.bincount(np.searchsorted(oris, ori)).min()
+        if n_cells >= 2 and per_class >= 2:
+            result = decode_accuracy(counts, np.searchsorted(oris, ori), n_cells=n_cells, n_subsamples=10,
+                                     n_folds=int(min(5, per_class)), seed=0)
+            out[(station, layer, "decoding_accuracy")] = float(result.accuracy)
+            out[(station, layer, "decoding_chance")] = float(result.chance)
+    return out
+
+
+def _mean(metrics: dict, variant: str, station: str, layer: str, metric: str) -> float:
+    try:
+        return float(metrics[variant][station][layer][metric]["mean"])
+    except KeyError:
+        return math.nan
+
+
+def _criterion(name: str, value: float, threshold: float, passed: bool | None) -> dict[str, Any]:
+    return {"name": name, "value": None if value is None or math.isnan(value) else value,
+            "threshold": threshold, "passed": passed}
+
+
+def _verdict(criteria: list[dict[str, Any]]) -> dict[str, Any]:
+    passed = [c["passed"] for c in criteria]
+    supported = None if any(p is None for p in passed) else all(passed)
+    return {"supported": supported, "criteria": criteria}
+
+
+def _check(value: float, threshold: float, above: bool = True) -> bool | None:
+    if value is None or math.isnan(value):
+        return None
+    return bool(value >= threshold) if above else bool(value < threshold)
+
+
+def edge_tuning_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]:
+    """P1 (DESIGN §5): L5 decoding at IT ≥ 0.8 × V1 L5; residual − rate-matched hierarchical
+    ≥ 15 points at IT; shuffled skip recovers < 1/3 of that; plus gate G2's OSI control."""
+    last = next((s for s in reversed(STATIONS) if any(s in metrics.get(v, {}) for v in variants)), "it")
+    res_v1 = _mean(metrics, "residual", "v1", "l5", "decoding_accuracy")
+    res_it = _mean(metrics, "residual", last, "l5", "decoding_accuracy")
+    ratio = res_it / res_v1 if res_v1 and not math.isnan(res_v1) else math.nan
+    criteria = [_criterion(f"residual L5 decoding {last} / v1", ratio, 0.8, _check(ratio, 0.8))]
+    control = "hierarchical_rate_matched" if "hierarchical_rate_matched" in variants else None
+    gap = math.nan
+    if control:
+        gap = 100 * (res_it - _mean(metrics, control, last, "l5", "decoding_accuracy"))
+        criteria.append(_criterion(f"residual - {control} L5 decoding at {last} (points)", gap, 15.0, _check(gap, 15.0)))
+    else:
+        criteria.append(_criterion(f"residual - hierarchical_rate_matched L5 decoding at {last} (points)", math.nan, 15.0, None))
+    if "shuffled_skip" in variants and control:
+        recovered = 100 * (_mean(metrics, "shuffled_skip", last, "l5", "decoding_accuracy")
+                           - _mean(metrics, control, last, "l5", "decoding_accuracy"))
+        share = recovered / gap if gap and not math.isnan(gap) and gap > 0 else math.nan
+        criteria.append(_criterion("shuffled_skip recovers this share of the gap", share, 1 / 3, _check(share, 1 / 3, above=False)))
+    else:
+        criteria.append(_criterion("shuffled_skip recovers this share of the gap", math.nan, 1 / 3, None))
+    gate = []
+    for variant in variants:
+        osi = _mean(metrics, variant, "v1", "l4", "osi")
+        shuffled = _mean(metrics, variant, "v1", "l4", "osi_shuffled")
+        gate.append(_criterion(f"{variant}: v1 L4 OSI above its shuffled control", osi - shuffled, 0.0,
+                               _check(osi - shuffled, 0.0)))
+    return {"P1": _verdict(criteria), "G2_osi": _verdict(gate)}
+
+
+EXPERIMENT_SPECS: dict[str, ExperimentSpec] = {
+    "edge-tuning": ExperimentSpec(
+        name="edge-tuning",
+        question="P1: is orientation (edge) information robust in L5 of every station, and does that need the shortcut?",
+        overrides={
+            "stimulus": {"protocol": "orientation_tuning", "orientations": 8, "phases": 4, "repeats": 3,
+                         "temporal_frequency": "0 Hz", "duration": "0.3 s", "blank": "0.2 s"},
+        },
+        variants=("residual", "hierarchical", "hierarchical_rate_matched", "shuffled_skip"),
+        metrics=edge_tuning_metrics,
+        verdicts=edge_tuning_verdicts,
+    ),
+}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _run_config(spec: ExperimentSpec, variant: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    user = _merge(spec.overrides, options.get("overrides", {}))
+    run = dict(user.get("run", {}))
+    run.update({"master_seed": seed, "progress": False})
+    for key in ("scale", "device", "threads"):
+        if options.get(key) is not None:
+            run[key] = options[key]
+    if options.get("device") == "cpp_standalone" and "codegen_target" in run:
+        run.pop("codegen_target")
+    user["run"] = run
+    user["stream"] = {**user.get("stream", {}), "variant": "hierarchical" if variant == "hierarchical_rate_matched" else variant}
+    return resolve_config(user)
+
+
+_WORKER = (
+    "import json, sys, logging\n"
+    "logging.basicConfig(level=logging.WARNING)\n"
+    "from circuits.run import run_stream\n"
+    "cfg = json.loads(sys.argv[1])\n"
+    "run_stream(cfg, sys.argv[2], overwrite=True)\n"
+)
+
+
+def _run_one(cfg: dict[str, Any], path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(cfg), str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise VentralColumnsError(f"run {path.name} failed: {lines[-1] if lines else 'exit code ' + str(proc.returncode)}")
+
+
+def _l5_rates(path: Path) -> dict[str, float]:
+    """Mean L5 E rate per station during the stimulus epochs, spikes/s."""
+    record = read_spike_record(path)
+    trials = record.trials
+    out = {}
+    for population, station, layer in _population_layers(record):
+        if layer == "l5":
+            duration = float(np.min(np.asarray(trials["stop"]) - np.asarray(trials["start"])))
+            out[station] = float(_window_counts(record, population, duration - RESPONSE_DELAY).mean()
+                                 / (duration - RESPONSE_DELAY))
+    return out
+
+
+#: Probe current of the rate-matching calibration: a few mV of depolarisation (250 pF, 10 ms).
+_PROBE_PA = 40.0
+
+
+def _with_rate_matching(cfg: dict[str, Any], out: Path, seed: int, residual_cfg: dict[str, Any] | None) -> dict[str, Any]:
+    """``hierarchical`` plus a tonic drive into L5 E per station matching ``residual``'s L5 rates.
+
+    Two short calibration runs of the hierarchical network (no drive, and a probe drive)
+    give each station's rate-current slope; the drive that closes the gap to the residual
+    rates is then applied (one linear step; the achieved match is checked and stored in
+    ``calibration/rate_matching_seed<k>.json``). The residual run of the same seed must exist.
+    """
+    residual = out / "runs" / f"residual_seed{seed}.h5"
+    if residual_cfg is None or not _is_complete(residual):
+        raise ConfigError("hierarchical_rate_matched needs the residual variant of the same seed (add it to --variants)")
+    target = _l5_rates(residual)
+    calib = out / "calibration"
+    calib.mkdir(exist_ok=True)
+    record_path = calib / f"rate_matching_seed{seed}.json"
+    if record_path.exists():
+        drive = json.loads(record_path.read_text())["drive_pA"]
+    else:
+        base = _run_config_with_drive(cfg, {})
+        _run_one(base, calib / f"hier_seed{seed}_drive0.h5")
+        r0 = _l5_rates(calib / f"hier_seed{seed}_drive0.h5")
+        probe = {st: _PROBE_PA for st in r0}
+        _run_one(_run_config_with_drive(cfg, probe), calib / f"hier_seed{seed}_probe.h5")
+        r1 = _l5_rates(calib / f"hier_seed{seed}_probe.h5")
+        drive = {}
+        for st in r0:
+            slope = (r1[st] - r0[st]) / _PROBE_PA
+            drive[st] = max(0.0, (target[st] - r0[st]) / slope) if slope > 0 else 0.0
+        write_json(record_path, {"target_hz": target, "rates_no_drive_hz": r0, "rates_probe_hz": r1,
+                                 "probe_pA": _PROBE_PA, "drive_pA": drive}, overwrite=True)
+    return _run_config_with_drive(cfg, drive)
+
+
+def _run_config_with_drive(cfg: dict[str, Any], drive_pa: dict[str, float]) -> dict[str, Any]:
+    manipulations = [m for m in cfg.get("manipulation", []) if m.get("kind") != "tonic_drive" or "l5_exc" not in m["populations"]]
+    for station, current in drive_pa.items():
+        manipulations.append({"kind": "tonic_drive", "stations": [station], "populations": ["l5_exc"],
+                              "current": f"{current} pA"})
+    user = {k: v for k, v in cfg.items() if k not in ("manipulation", "derived")}
+    user["manipulation"] = manipulations
+    return resolve_config(user)
+
+
+def _is_complete(path: Path) -> bool:
+    if not path.exists():
+        return False
+    try:
+        return bool(file_info(path)["complete"])
+    except FileFormatError:
+        return False
+
+
+def run_experiment(
+    name: str,
+    out: str | os.PathLike[str],
+    *,
+    variants: Sequence[str] | None = None,
+    n_seeds: int = 5,
+    scale: float | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every variant × seed of an experiment (resuming finished runs), then analyse.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXPERIMENT_SPECS`.
+    out : path
+        Experiment directory. An existing ``results.json`` is not replaced without
+        ``overwrite``; finished runs are kept and skipped (resume), unless ``overwrite``.
+    variants : sequence of str, optional
+        Default: the experiment's.
+    n_seeds : int
+        Master seeds 1..n_seeds.
+    scale, device, threads : optional
+        Override the configuration's ``run`` table.
+    overrides : dict, optional
+        Further configuration tables (e.g. shorter protocols for tests).
+
+    Returns
+    -------
+    dict
+        The ``results.json`` document.
+    """
+    if name not in EXPERIMENT_SPECS:
+        raise ConfigError(f"experiment {name!r} is not implemented yet{suggest(name, EXPERIMENT_SPECS)}; "
+                          f"available: {', '.join(EXPERIMENT_SPECS)}")
+    spec = EXPERIMENT_SPECS[name]
+    variants = tuple(variants or spec.variants)
+    if int(n_seeds) != n_seeds or n_seeds < 1:
+        raise ConfigError(f"--seeds must be a positive integer, got {n_seeds}")
+    out = Path(out)
+    results_path = out / "results.json"
+    if results_path.exists() and not overwrite:
+        raise OutputExistsError(f"{results_path} exists; pass --overwrite to run the experiment again")
+    options = {"scale": scale, "device": device, "threads": threads, "overrides": overrides or {}}
+    configs = {(v, s): _run_config(spec, v, s, options) for v in variants for s in range(1, n_seeds + 1)}
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    todo = [(v, s) for (v, s) in configs if overwrite or not _is_complete(runs / f"{v}_seed{s}.h5")]
+    if len(todo) < len(configs):
+        logger.info("resuming: %d of %d runs already finished", len(configs) - len(todo), len(configs))
+    for variant, seed in tqdm(todo, desc=name, unit="run", disable=not progress):
+        cfg = configs[(variant, seed)]
+        if variant == "hierarchical_rate_matched":
+            cfg = _with_rate_matching(cfg, out, seed, configs.get(("residual", seed)))
+            configs[(variant, seed)] = cfg
+        _run_one(cfg, runs / f"{variant}_seed{seed}.h5")
+    return analyse_experiment(name, out, variants, n_seeds, configs[(variants[0], 1)], overwrite=True)
+
+
+def analyse_experiment(
+    name: str, out: Path, variants: Sequence[str], n_seeds: int, config: dict[str, Any], overwrite: bool = False
+) -> dict[str, Any]:
+    """Compute the metrics of every run, write ``results.json``, figures and ``report.md``."""
+    spec = EXPERIMENT_SPECS[name]
+    per_seed: dict[tuple[str, str, str, str], list[float]] = {}
+    for variant in variants:
+        for seed in range(1, n_seeds + 1):
+            record = read_spike_record(out / "runs" / f"{variant}_seed{seed}.h5")
+            for (station, layer, metric), value in spec.metrics(record).items():
+                per_seed.setdefault((variant, station, layer, metric), [math.nan] * n_seeds)[seed - 1] = value
+    metrics = build_metrics(per_seed)
+    results = {
+        "experiment": name,
+        "question": spec.question,
+        "config": config,
+        "seeds": list(range(1, n_seeds + 1)),
+        "variants": list(variants),
+        "metrics": metrics,
+        "verdicts": spec.verdicts(metrics, variants),
+    }
+    write_json(out / "results.json", results, overwrite=overwrite)
+    _figures(spec, results, out / "figures")
+    (out / "report.md").write_text(report_markdown(results))
+    return results
+
+
+def _figures(spec: ExperimentSpec, results: dict[str, Any], directory: Path) -> None:
+    from analysis.plotting import plot_stream_metric, save_figure
+
+    directory.mkdir(parents=True, exist_ok=True)
+    labels = {"osi": "OSI (1 - circular variance)", "decoding_accuracy": "decoding accuracy"}
+    for metric in spec.figures:
+        fig = plot_stream_metric(results["metrics"], metric, ylabel=labels.get(metric, metric))
+        save_figure(fig, directory / metric, overwrite=True)
+
+
+def report_markdown(results: dict[str, Any]) -> str:
+    """The metrics and verdicts of a results document as Markdown tables."""
+    lines = [f"# {results['experiment']}", "", results.get("question", ""), "",
+             f"Variants: {', '.join(results['variants'])}; seeds: {results['seeds']}", ""]
+    metrics = results["metrics"]
+    names = sorted({m for v in metrics.values() for s in v.values() for layer in s.values() for m in layer})
+    for metric in names:
+        lines += [f"## {metric}", "", "| variant | station | layer | mean | 95 % CI |", "|---|---|---|---|---|"]
+        for variant, stations in metrics.items():
+            for station in STATIONS:
+                for layer, values in stations.get(station, {}).items():
+                    if metric in values:
+                        rec = values[metric]
+                        lines.append(f"| {variant} | {station} | {layer} | {rec['mean']:.3f} | "
+                                     f"[{rec['ci_low']:.3f}, {rec['ci_high']:.3f}] |")
+        lines.append("")
+    lines += ["## Verdicts", ""]
+    for prediction, verdict in results["verdicts"].items():
+        lines.append(f"**{prediction}**: supported = {verdict['supported']}")
+        for c in verdict["criteria"]:
+            value = "n/a" if c["value"] is None else f"{c['value']:.3f}"
+            lines.append(f"- {c['name']}: {value} (threshold {c['threshold']:.3g}) -> {c['passed']}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def print_table(results: dict[str, Any], metrics: Sequence[str] = ("osi", "decoding_accuracy")) -> str:
+    """A compact text table of the given metrics per station × layer × variant."""
+    variants = results["variants"]
+    header = f"{'station':8s}{'layer':6s}" + "".join(f"{v[:14] + ' ' + m[:8]:>26s}" for m in metrics for v in variants)
+    rows = [header]
+    for station in STATIONS:
+        for layer in ("all",) + LAYERS:
+            cells = []
+            found = False
+            for m in metrics:
+                for v in variants:
+                    rec = results["metrics"].get(v, {}).get(station, {}).get(layer, {}).get(m)
+                    found |= rec is not None
+                    cells.append(f"{rec['mean']:26.3f}" if rec else f"{'-':>26s}")
+            if found:
+                rows.append(f"{station:8s}{layer:6s}" + "".join(cells))
+    return "\n".join(rows)
