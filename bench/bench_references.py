@@ -6,7 +6,7 @@ unless ``quick``), 1 s of biological time after 0.5 s of untimed presimulation, 
 each run in its own subprocess (so that peak RSS is the run's own), configurations interleaved
 seed by seed to spread machine drift over all of them. Reports medians over seeds.
 
-Then validates the NEST network: scale 0.1, 5 s after 0.5 s, seeds 1..5, 2 threads; the mean
+Then validates the NEST network: scale 0.1, 5 s after 0.5 s, seeds 1..5, 1 thread; the mean
 rate of each population over seeds is compared with the NEST 3.10 reference rates of issue #4
 (DESIGN section 6) with a +-10 % tolerance, and the comparison is recorded.
 
@@ -47,14 +47,22 @@ MEDIAN_KEYS = ("build_s", "compile_s", "sim_wall_s", "rtf", "synaptic_events_per
 TOLERANCE = 0.10  # relative, issue #4
 
 
-def run_one(script: str, args: list[str]) -> dict:
-    """Run one reference script in a fresh subprocess and return its JSON result."""
+def run_one(script: str, args: list[str], omp_wait_policy: str = "") -> dict:
+    """Run one reference script in a fresh subprocess and return its JSON result.
+
+    ``omp_wait_policy`` (``"PASSIVE"``/``"ACTIVE"``) sets ``OMP_WAIT_POLICY`` for NEST and the
+    standalone binary alike; on an oversubscribed machine spinning OpenMP threads lose their
+    time slices to each other, which ``PASSIVE`` avoids.
+    """
+    env = dict(os.environ)
+    if omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = omp_wait_policy
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, str(REF / script), *args, "--out", str(out)]
         logger.info("running %s", " ".join(cmd[1:]))
         for _attempt in range(3):
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode >= 0:
                 break
             # killed by a signal (on a shared machine: the OOM killer); the run is retried
@@ -62,7 +70,9 @@ def run_one(script: str, args: list[str]) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(f"{script} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         result = json.loads(out.read_text())
-    result["command"] = " ".join(["python", f"bench/reference/{script}", *args])
+    prefix = [f"OMP_WAIT_POLICY={omp_wait_policy}"] if omp_wait_policy else []
+    result["command"] = " ".join([*prefix, "python", f"bench/reference/{script}", *args])
+    result["omp_wait_policy"] = omp_wait_policy or os.environ.get("OMP_WAIT_POLICY", "")
     return result
 
 
@@ -92,7 +102,7 @@ def compare_rates(rates: dict, reference: dict, tolerance: float = TOLERANCE) ->
             "all_within_tolerance": all(r["within_tolerance"] for r in rows.values())}
 
 
-def validate_nest(seeds: int, t_sim: float, threads: int = 2, scale: float = 0.1) -> dict:
+def validate_nest(seeds: int, t_sim: float, threads: int = 1, scale: float = 0.1) -> dict:
     """NEST PD14 rates averaged over seeds 1..``seeds`` versus the issue-#4 reference."""
     runs = [run_one("nest_pd14.py", ["--scale", str(scale), "--seed", str(s), "--threads",
                                      str(threads), "--t-sim", str(t_sim), "--t-presim", "0.5"])
@@ -126,7 +136,8 @@ def markdown_table(doc: dict) -> str:
 
 def run(out_dir: Path, quick: bool, scales: list[float] | None = None, seeds: int | None = None,
         validation_seeds: int | None = None, validation_t_sim: float | None = None,
-        configs: list[str] | None = None, merge: bool = False, timing: bool = True) -> dict:
+        configs: list[str] | None = None, merge: bool = False, timing: bool = True,
+        omp_wait_policy: str = "") -> dict:
     """Run the reference benchmark and the NEST rate validation; write ``references.json``.
 
     With ``merge`` the scales and the validation of an existing ``references.json`` that this
@@ -146,7 +157,7 @@ def run(out_dir: Path, quick: bool, scales: list[float] | None = None, seeds: in
             for label, script, extra in chosen:
                 args = ["--scale", str(scale), "--seed", str(s), "--t-sim", "1", "--t-presim", "0.5",
                         *extra]
-                runs[label].append(run_one(script, args))
+                runs[label].append(run_one(script, args, omp_wait_policy))
         summary = {label: summarise(r) for label, r in runs.items()}
         ratios = {}
         if "nest_2threads" in summary:
@@ -159,8 +170,10 @@ def run(out_dir: Path, quick: bool, scales: list[float] | None = None, seeds: in
                 if k.startswith("brian2"):
                     rate_agreement[k] = {p: (v["rates"][p] - nest_rates[p]) / nest_rates[p]
                                          for p in pd14_model.POPULATIONS}
-        doc["scales"][str(scale)] = {"summary": summary, "sim_time_ratios": ratios,
-                                     "brian2_rates_relative_to_nest": rate_agreement, "runs": runs}
+        key = str(scale) + (f" OMP_WAIT_POLICY={omp_wait_policy}" if omp_wait_policy else "")
+        doc["scales"][key] = {"omp_wait_policy": omp_wait_policy, "summary": summary,
+                              "sim_time_ratios": ratios,
+                              "brian2_rates_relative_to_nest": rate_agreement, "runs": runs}
         _write(doc, out_dir, merge)  # keep finished blocks if a later one fails
     if validation_seeds:
         doc["validation"] = validate_nest(validation_seeds, validation_t_sim)
@@ -193,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validation-t-sim", type=float, default=0.0)
     ap.add_argument("--merge", action="store_true",
                     help="keep the scales/validation of an existing references.json not rerun")
+    ap.add_argument("--omp-wait-policy", default="", choices=("", "PASSIVE", "ACTIVE"),
+                    help="OMP_WAIT_POLICY for the timed runs (default: inherited)")
     ap.add_argument("--validation-only", action="store_true", help="skip the timed runs")
     ap.add_argument("--configs", default="", help="comma-separated subset of "
                     + ",".join(c[0] for c in CONFIGS))
@@ -204,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         validation_seeds=None if a.validation_seeds < 0 else a.validation_seeds,
         validation_t_sim=a.validation_t_sim or None,
         configs=[x for x in a.configs.split(",") if x] or None, merge=a.merge,
-        timing=not a.validation_only)
+        timing=not a.validation_only, omp_wait_policy=a.omp_wait_policy)
     return 0
 
 
