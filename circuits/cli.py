@@ -95,7 +95,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from circuits.demo import run_demo
 
-    run_demo(args.out, overwrite=args.overwrite, seed=args.seed)
+    run_demo(args.out, overwrite=args.overwrite, seed=args.seed, device=args.device, scale=args.scale)
     return 0
 
 
@@ -200,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="demo-output", help="output directory (default: demo-output)")
     demo.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    demo.add_argument("--seed", type=_positive_int, default=1, help="master seed (default 1)")
+    demo.add_argument("--seed", type=_positive_int, default=1, help="first master seed (default 1)")
+    demo.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
+                      help="Brian2 device (default cpp_standalone)")
+    demo.add_argument("--scale", type=_positive_float, default=1.0, help="network scale (default 1)")
     demo.set_defaults(handler=_cmd_demo)
 
     exp = sub.add_parser(

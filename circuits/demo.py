@@ -1,9 +1,10 @@
 """The laptop-scale demo behind ``make demo`` / ``ventral-columns demo``.
 
-Interim version (issue #2): until the stream (#5) and the experiments (#7) land, the demo
-exercises the data path end to end on synthetic homogeneous Poisson spikes: it writes an
-HDF5 file in the SONATA layout, a JSON summary read back from that file, and a raster
-figure (PNG + PDF).
+Runs the ``edge-tuning`` experiment (P1) for ``residual`` vs ``hierarchical`` with 2 seeds
+on ``cpp_standalone``, with a short grating protocol, and writes under the output
+directory: one HDF5 file per run (``runs/``), ``results.json`` (metrics with bootstrap CIs
+and verdicts), ``report.md``, figures (OSI and decoding along the stream, a raster), and
+prints the OSI / decoding table per station and layer.
 """
 
 from __future__ import annotations
@@ -11,45 +12,51 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from analysis.hdf5_io import file_info, write_spike_record
-from analysis.outputs import write_json
-from analysis.provenance import collect_provenance
-from analysis.spiketrains import SpikeRecord, SpikeTrains
-
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "DEMO_OVERRIDES"]
 
 logger = logging.getLogger(__name__)
 
-_DEMO_POPULATIONS = {"lgn_on": (200, 10.0), "v1_l4_exc": (400, 4.0), "v1_l5_exc": (300, 7.0)}
+#: A short protocol: 8 orientations x 2 phases x 2 repeats of 0.25 s static gratings.
+DEMO_OVERRIDES: dict[str, Any] = {
+    "stimulus": {"orientations": 8, "phases": 2, "repeats": 2, "duration": "0.25 s", "blank": "0.15 s",
+                 "temporal_frequency": "0 Hz"},
+}
 
 
-def run_demo(out: str | os.PathLike[str], overwrite: bool = False, seed: int = 1) -> dict:
-    """Write ``demo.h5``, ``summary.json`` and ``raster.{png,pdf}`` under ``out``."""
+def run_demo(out: str | os.PathLike[str], overwrite: bool = False, seed: int = 1,
+             device: str = "cpp_standalone", scale: float = 1.0, n_seeds: int = 2,
+             overrides: dict[str, Any] | None = None) -> dict:
+    """Run the demo experiment into ``out``; returns the ``results.json`` document.
+
+    ``seed`` is the first master seed (seeds ``seed .. seed + n_seeds - 1`` are run).
+    """
+    from analysis.hdf5_io import read_spike_record
     from analysis.plotting import plot_raster, save_figure
+    from circuits.experiments import print_table, run_experiment
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    seeds = {"master": seed, "spikes": int(np.random.SeedSequence(seed).generate_state(1)[0])}
-    rng = np.random.default_rng(seeds["spikes"])
-    duration = 2.0
-    spikes = {}
-    for name, (n_nodes, rate) in _DEMO_POPULATIONS.items():
-        n = rng.poisson(rate * n_nodes * duration)
-        spikes[name] = SpikeTrains(name, rng.integers(0, n_nodes, n), rng.uniform(0, duration, n), n_nodes, 0.0, duration)
-    record = SpikeRecord(
-        spikes=spikes,
-        trials={"start": [0.0, 1.0], "stop": [1.0, 2.0], "trial": [0, 1], "condition": ["blank", "blank"]},
-        config={"demo": "synthetic-poisson", "rates_hz": {k: v[1] for k, v in _DEMO_POPULATIONS.items()}},
-        provenance=collect_provenance(seeds=seeds, device="none", threads=1, biological_time_s=duration),
+    merged = dict(DEMO_OVERRIDES)
+    for key, value in (overrides or {}).items():
+        merged[key] = {**merged.get(key, {}), **value}
+    results = run_experiment(
+        "edge-tuning", out, variants=("residual", "hierarchical"), n_seeds=n_seeds, scale=scale,
+        device=device, overwrite=overwrite, overrides=merged, first_seed=seed,
     )
-    h5 = write_spike_record(record, out / "demo.h5", overwrite=overwrite)
-    summary = file_info(h5)
-    write_json(out / "summary.json", summary, overwrite=overwrite)
-    save_figure(plot_raster(list(record), title="demo (synthetic Poisson)"), out / "raster", overwrite=overwrite)
-    for name, pop in summary["populations"].items():
-        logger.info("%s: %d spikes, %.2f Hz", name, pop["n_spikes"], pop["mean_rate_hz"])
-    print(f"demo: wrote {h5}, {out / 'summary.json'}, {out / 'raster.png'}")  # user-facing CLI output
-    return summary
+    record = read_spike_record(out / "runs" / f"residual_seed{seed}.h5", t_stop=min(2.0, _duration(out, seed)))
+    shown = [record[p] for p in record.populations if p.endswith("_exc") or p.startswith("lgn")]
+    save_figure(plot_raster(shown, max_nodes=60, title="residual, seed 1: LGN and E populations"),
+                out / "figures" / "raster", overwrite=True)
+    print(print_table(results))  # user-facing CLI output
+    for prediction, verdict in results["verdicts"].items():
+        print(f"{prediction}: supported = {verdict['supported']}")
+    print(f"demo: wrote {out}/runs/*.h5, {out}/results.json, {out}/report.md, {out}/figures/")
+    return results
+
+
+def _duration(out: Path, seed: int) -> float:
+    from analysis.hdf5_io import file_info
+
+    pops = file_info(out / "runs" / f"residual_seed{seed}.h5")["populations"]
+    return min(p["t_stop_s"] for p in pops.values())

@@ -361,6 +361,7 @@ def run_experiment(
     overwrite: bool = False,
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    first_seed: int = 1,
 ) -> dict[str, Any]:
     """Run every variant × seed of an experiment (resuming finished runs), then analyse.
 
@@ -374,7 +375,7 @@ def run_experiment(
     variants : sequence of str, optional
         Default: the experiment's.
     n_seeds : int
-        Master seeds 1..n_seeds.
+        Master seeds ``first_seed .. first_seed + n_seeds - 1``.
     scale, device, threads : optional
         Override the configuration's ``run`` table.
     overrides : dict, optional
@@ -397,7 +398,8 @@ def run_experiment(
     if results_path.exists() and not overwrite:
         raise OutputExistsError(f"{results_path} exists; pass --overwrite to run the experiment again")
     options = {"scale": scale, "device": device, "threads": threads, "overrides": overrides or {}}
-    configs = {(v, s): _run_config(spec, v, s, options) for v in variants for s in range(1, n_seeds + 1)}
+    seeds = list(range(first_seed, first_seed + n_seeds))
+    configs = {(v, s): _run_config(spec, v, s, options) for v in variants for s in seeds}
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     todo = [(v, s) for (v, s) in configs if overwrite or not _is_complete(runs / f"{v}_seed{s}.h5")]
@@ -409,26 +411,26 @@ def run_experiment(
             cfg = _with_rate_matching(cfg, out, seed, configs.get(("residual", seed)))
             configs[(variant, seed)] = cfg
         _run_one(cfg, runs / f"{variant}_seed{seed}.h5")
-    return analyse_experiment(name, out, variants, n_seeds, configs[(variants[0], 1)], overwrite=True)
+    return analyse_experiment(name, out, variants, seeds, configs[(variants[0], seeds[0])], overwrite=True)
 
 
 def analyse_experiment(
-    name: str, out: Path, variants: Sequence[str], n_seeds: int, config: dict[str, Any], overwrite: bool = False
+    name: str, out: Path, variants: Sequence[str], seeds: Sequence[int], config: dict[str, Any], overwrite: bool = False
 ) -> dict[str, Any]:
     """Compute the metrics of every run, write ``results.json``, figures and ``report.md``."""
     spec = EXPERIMENT_SPECS[name]
     per_seed: dict[tuple[str, str, str, str], list[float]] = {}
     for variant in variants:
-        for seed in range(1, n_seeds + 1):
+        for k, seed in enumerate(seeds):
             record = read_spike_record(out / "runs" / f"{variant}_seed{seed}.h5")
             for (station, layer, metric), value in spec.metrics(record).items():
-                per_seed.setdefault((variant, station, layer, metric), [math.nan] * n_seeds)[seed - 1] = value
+                per_seed.setdefault((variant, station, layer, metric), [math.nan] * len(seeds))[k] = value
     metrics = build_metrics(per_seed)
     results = {
         "experiment": name,
         "question": spec.question,
         "config": config,
-        "seeds": list(range(1, n_seeds + 1)),
+        "seeds": list(seeds),
         "variants": list(variants),
         "metrics": metrics,
         "verdicts": spec.verdicts(metrics, variants),

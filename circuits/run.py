@@ -454,9 +454,9 @@ def _simulate(
                 spikes[name] = monitor_spikes(mon, name, sizes[name], t_now, t_next, since=written[name])
                 written[name] += spikes[name].n_spikes
                 writer.append(name, spikes[name].node_ids, spikes[name].times)
-            _check_guards(cfg, spikes, silenced)
             bar.update(t_next - t_now)
             t_now = t_next
+            _check_guards(cfg, spikes, silenced)
     finally:
         bar.close()
         for name in stream.populations:

@@ -60,21 +60,12 @@ def test_unknown_command_and_experiment_exit_2():
     assert proc.returncode == 2 and "positive" in proc.stderr
 
 
-def test_demo_writes_outputs_and_refuses_to_overwrite(tmp_path):
+def test_demo_refuses_to_overwrite_existing_results(tmp_path):
     out = tmp_path / "demo"
-    proc = _cli("demo", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    for name in ("demo.h5", "summary.json", "raster.png", "raster.pdf"):
-        assert (out / name).stat().st_size > 0
-    summary = json.loads((out / "summary.json").read_text())
-    rates = {k: v["mean_rate_hz"] for k, v in summary["populations"].items()}
-    # The interim demo draws homogeneous Poisson spikes at 10 and 4 Hz for 2 s from 200
-    # and 400 neurons: Poisson counts of 4000 and 3200, relative s.e. 1.6 % and 1.8 %, so
-    # 5 % is about 3 s.e. (and the fixed master seed makes the draw deterministic).
-    assert rates["lgn_on"] == pytest.approx(10.0, rel=0.05)
-    assert rates["v1_l4_exc"] == pytest.approx(4.0, rel=0.05)
+    out.mkdir()
+    (out / "results.json").write_text("{}")
     _assert_user_error(_cli("demo", "--out", str(out)), "--overwrite")
-    assert _cli("demo", "--out", str(out), "--overwrite").returncode == 0
+    assert (out / "results.json").read_text() == "{}"  # untouched
 
 
 def test_config_show_and_check(tmp_path):

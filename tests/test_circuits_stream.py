@@ -1,0 +1,154 @@
+"""The ventral stream: construction, common random numbers, reproducibility, recording, guards.
+
+Everything runs on Brian2's numpy target at a tiny scale (a few hundred neurons), so no
+compilation is needed; the calibration gates at scale 1 are `slow` tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.errors import ConfigError, OutputExistsError
+from analysis.hdf5_io import file_info, read_currents, read_provenance, read_spike_record
+from circuits.config import resolve_config
+from circuits.params import DEFAULT_STREAM
+from circuits.run import RunawayError, prepare_run, run_stream
+from circuits.simulate import derive_seeds
+from circuits.ventral_stream import build_ventral_stream
+from stimuli.lgn import build_lgn_mosaic
+
+pytestmark = pytest.mark.usefixtures("brian2_numpy")
+
+TINY = {
+    "run": {"scale": 0.05, "progress": False, "chunk": "0.3 s", "silence_guard": False},
+    "stream": {"stations": ["v1", "v2"]},
+    "stimulus": {"orientations": 2, "phases": 1, "repeats": 1, "duration": "0.1 s", "blank": "0.05 s"},
+    "recording": {"currents_sample": 3},
+}
+
+
+def _cfg(**tables):
+    user = {k: dict(v) for k, v in TINY.items()}
+    for key, value in tables.items():
+        user[key] = {**user.get(key, {}), **value} if isinstance(value, dict) else value
+    return resolve_config(user)
+
+
+@pytest.fixture(scope="module")
+def residual_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stream") / "residual.h5"
+    return run_stream(_cfg(), out)
+
+
+def test_stream_sizes_labels_and_sign_matching(brian2_numpy):
+    seeds = derive_seeds(3)
+    mosaic = build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=1)
+    params = DEFAULT_STREAM.replace(scale=0.05, stations=DEFAULT_STREAM.stations[:2])
+    stream = build_ventral_stream(params, mosaic, seeds, charge_sample=2)
+    sizes = {name: len(stream.group(name)) for name in stream.populations}
+    # PD14 proportions (L4E 21,915 and L5E 4,850 of 59,826 neurons) x n_scale x scale
+    assert sizes["v1_l4_exc"] == round(21915 * 0.05 * 0.05)
+    assert sizes["v2_l5_exc"] == round(4850 * 0.038 * 0.05)
+    assert stream.wiring_stats["sign_matching_index_lgn_to_v1_l4_exc"] == 1.0  # the Hubel-Wiesel rule, by construction
+    table = stream.node_table("v1_l4_exc")
+    assert set(table) >= {"node_id", "rf_x", "rf_y", "orientation", "phase", "channel", "station", "layer", "cell"}
+    assert np.all(np.abs(table["rf_x"]) <= 0.5)  # V1 patch of 1 deg centred on the fovea of the field
+    # balanced channels: counts per orientation channel differ by at most one
+    counts = np.bincount(table["channel"], minlength=8)
+    assert counts.max() - counts.min() <= 1
+    np.testing.assert_allclose(table["orientation"], table["channel"] * 22.5)
+    names = {obj.name for obj in stream.network.objects}
+    assert {"lgn", "v1_l4_exc", "lgn_to_v1_l4_exc", "v1_l5_exc_to_v2_l4_exc", "v1_l5_exc_to_v2_l5_exc"} <= names
+
+
+def test_variants_share_wiring_except_the_shortcut(brian2_numpy):
+    seeds = derive_seeds(5)
+    mosaic = build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=2)
+    built = {}
+    for variant in ("residual", "hierarchical", "shuffled_skip"):
+        params = DEFAULT_STREAM.replace(scale=0.05, stations=DEFAULT_STREAM.stations[:2], variant=variant)
+        built[variant] = build_ventral_stream(params, mosaic, seeds, charge_sample=0)
+    res, hier, shuf = (built[v].projections for v in ("residual", "hierarchical", "shuffled_skip"))
+    for name in ("lgn_to_v1_l4_exc", "v1_l5_exc_to_v2_l4_exc"):
+        # common random numbers: the non-shortcut projections are identical in every variant
+        np.testing.assert_array_equal(res[name].i[:], hier[name].i[:])
+        np.testing.assert_array_equal(res[name].j[:], shuf[name].j[:])
+        np.testing.assert_array_equal(np.asarray(res[name].w[:]), np.asarray(hier[name].w[:]))
+    shortcut = "v1_l5_exc_to_v2_l5_exc"
+    assert np.all(np.asarray(hier[shortcut].w[:]) == 0)  # hierarchical: shortcut weights 0
+    assert np.all(np.asarray(res[shortcut].w[:]) > 0)
+    # shuffled_skip: same sources and total weight, permuted targets
+    np.testing.assert_array_equal(np.sort(res[shortcut].i[:]), np.sort(shuf[shortcut].i[:]))
+    assert float(np.sum(res[shortcut].w[:])) == pytest.approx(float(np.sum(shuf[shortcut].w[:])), rel=1e-12)
+    assert not np.array_equal(res[shortcut].j[:], shuf[shortcut].j[:])
+
+
+def test_run_writes_every_group(residual_file):
+    info = file_info(residual_file)
+    assert info["complete"] is True
+    pops = info["populations"]
+    assert {"lgn_on", "lgn_off", "v1_l4_exc", "v2_l5_pv"} <= set(pops)
+    assert set(info["groups"]) >= {"spikes", "nodes", "trials", "stimulus", "currents", "config", "provenance"}
+    record = read_spike_record(residual_file)
+    assert record.n_trials == 2  # 2 orientations x 1 phase x 1 repeat
+    # every population was simulated for the whole protocol: 2 x (0.1 + 0.05) s
+    assert all(st.t_stop == pytest.approx(0.3, abs=1e-12) for st in record)
+    assert record.nodes["v1_l4_exc"]["station"][0] == "v1"
+    prov = read_provenance(residual_file)
+    assert set(prov["seeds"]) == {"master", "connectivity", "initial_state", "background", "stimulus", "lgn_spikes", "trial_noise"}
+    assert prov["device"] == "runtime/numpy" and prov["biological_time_s"] == pytest.approx(0.3)
+    currents = read_currents(residual_file)
+    l5 = currents["v1_l5_exc"]
+    assert l5["node_ids"].size == 3 and l5["ff"].shape == (2, 3)  # (epochs, sampled cells)
+    assert np.all(l5["ff"] > 0)  # the shortcut and LGN input are excitatory: positive charge
+    assert np.all(l5["pv"] <= 0)  # PV inhibition delivers negative charge
+
+
+def test_same_seed_same_spikes_and_common_stimulus_across_variants(tmp_path, residual_file):
+    again = run_stream(_cfg(), tmp_path / "again.h5")
+    a, b = read_spike_record(residual_file), read_spike_record(again)
+    for name in a.populations:  # same configuration and master seed -> identical spikes
+        np.testing.assert_array_equal(a[name].node_ids, b[name].node_ids)
+        np.testing.assert_array_equal(a[name].times, b[name].times)
+    hier = read_spike_record(run_stream(_cfg(stream={"variant": "hierarchical"}), tmp_path / "hier.h5"))
+    for name in ("lgn_on", "lgn_off"):  # the stimulus and LGN spikes do not depend on the variant
+        np.testing.assert_array_equal(a[name].times, hier[name].times)
+    assert hier.config["stream"]["variant"] == "hierarchical"
+
+
+def test_silencing_window_stops_firing(tmp_path):
+    cfg = _cfg(manipulation=[{"kind": "silence", "stations": ["v1"], "populations": ["l4_exc"], "start": "0.1 s"}])
+    record = read_spike_record(run_stream(cfg, tmp_path / "silenced.h5"))
+    l4 = record["v1_l4_exc"]
+    # The hyperpolarising current (3 nA) clamps the cells far below threshold within a
+    # membrane time constant; allow 5 ms for spikes already under way.
+    assert np.sum(l4.times > 0.105) == 0
+    assert np.sum(l4.times < 0.1) > 0
+
+
+def test_runaway_guard_stops_and_keeps_a_partial_file(tmp_path):
+    cfg = _cfg(run={"max_rate": "0.5 Hz"})
+    out = tmp_path / "runaway.h5"
+    with pytest.raises(RunawayError, match=r"spikes/s in \[0.000, 0.300\] s, above run.max_rate"):
+        run_stream(cfg, out)
+    assert not out.exists()
+    partial = tmp_path / "runaway.partial.h5"
+    assert partial.exists() and file_info(partial)["complete"] is False
+
+
+def test_errors_before_any_work(tmp_path, residual_file):
+    with pytest.raises(OutputExistsError):
+        run_stream(_cfg(), residual_file)
+    with pytest.raises(ConfigError, match="already silenced"):
+        run_stream(_cfg(manipulation=[
+            {"kind": "silence", "stations": ["v1"], "populations": ["l4_exc"]},
+            {"kind": "block_lesion", "stations": ["v1"]},
+        ]), tmp_path / "twice.h5")
+
+
+def test_prepare_run_is_variant_independent():
+    a = prepare_run(_cfg())
+    b = prepare_run(_cfg(stream={"variant": "shuffled_skip"}))
+    np.testing.assert_array_equal(a.lgn_spikes["lgn_on"].times, b.lgn_spikes["lgn_on"].times)
+    np.testing.assert_array_equal(a.mosaic.x_deg, b.mosaic.x_deg)
