@@ -86,3 +86,31 @@ def test_export_nwb(tmp_path):
     proc = _cli("export", str(path), "--nwb", str(tmp_path / "r.nwb"))
     assert proc.returncode == 0 and proc.stdout.strip().endswith("3 units, 1 trials")
     _assert_user_error(_cli("export", str(path), "--nwb", str(tmp_path / "r.nwb")), "--overwrite")
+
+
+def test_sigterm_during_a_run_keeps_a_marked_partial_file(tmp_path):
+    import signal
+    import time
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        '[run]\nscale = 0.05\nprogress = false\nchunk = "0.05 s"\nsilence_guard = false\n'
+        '[stream]\nstations = ["v1"]\n'
+        '[stimulus]\norientations = 8\nphases = 2\nrepeats = 5\nduration = "0.2 s"\nblank = "0.1 s"\n'
+    )
+    out = tmp_path / "run.h5"
+    proc = subprocess.Popen([str(SCRIPT), "run", str(cfg), "--out", str(out)], stderr=subprocess.PIPE, text=True, cwd=REPO)
+    partial_tmp = []
+    deadline = time.time() + 240
+    while time.time() < deadline and not partial_tmp:  # wait until the run is writing
+        partial_tmp = [p for p in tmp_path.iterdir() if p.name.startswith(".run.h5.tmp-")]
+        time.sleep(0.2)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert not out.exists()  # never a half file under the final name
+    partial = tmp_path / "run.partial.h5"
+    info = json.loads(_cli("info", "--json", str(partial)).stdout)
+    assert info["complete"] is False and info["populations"]["v1_l4_exc"]["n_nodes"] > 0
