@@ -169,9 +169,10 @@ def format_rate_table(summary: dict[str, Any], scale: float, nest_summary: dict[
     return "\n".join(lines)
 
 
-def _structure_key(scale: float, background: str, pathway_resolved: bool) -> str:
-    # Threads only change main.cpp, so 1- and 2-thread builds share a directory.
-    text = f"pd14|{scale!r}|{background}|{pathway_resolved}"
+def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int) -> str:
+    # One directory per thread count too: a 2-thread run in a directory last built for 1 thread
+    # gave 2-5x too high PD14 rates (measured in bench_pd14), while fresh directories agree.
+    text = f"pd14|{scale!r}|{background}|{pathway_resolved}|threads={threads}"
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -230,7 +231,7 @@ def run_pd14(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
-    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved)}"
+    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads)}"
     label = device_label(device, target)
     duration = (t_presim + t_sim) * second
     runs = []
