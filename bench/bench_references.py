@@ -81,8 +81,9 @@ def summarise(runs: list[dict]) -> dict:
     summary = {k: float(np.median([r[k] for r in runs])) for k in MEDIAN_KEYS}
     summary.update({f"{k}_range": [float(min(r[k] for r in runs)), float(max(r[k] for r in runs))]
                     for k in ("sim_wall_s", "synaptic_events_per_s")})
+    # the simulating process: the Python process itself, or the standalone binary
     summary["peak_rss_bytes"] = float(np.median(
-        [max(r["peak_rss_bytes"]["self"], r["peak_rss_bytes"]["children"]) for r in runs]))
+        [max(r["peak_rss_bytes"]["self"], r["peak_rss_bytes"].get("binary", 0)) for r in runs]))
     summary["rates"] = {p: float(np.mean([r["rates"][p] for r in runs])) for p in pd14_model.POPULATIONS}
     summary["n_neurons_total"] = runs[0]["n_neurons_total"]
     summary["n_synapses_total"] = runs[0]["n_synapses_total"]

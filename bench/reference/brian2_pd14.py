@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
         # Brian2's default "make -j" is unbounded: on a small shared machine it can start one
         # compiler per source file at once and exhaust memory
         prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
+        if Path("/usr/bin/time").exists():
+            # the binary's own peak RSS (GNU time, kB), unpolluted by the forking Python process
+            prefs.devices.cpp_standalone.run_cmd_unix = [
+                "/usr/bin/time", "-f", "%M", "-o", "main_maxrss_kb.txt", "./main"]
     else:
         prefs.codegen.target = "cython"
     p = m.derive(args.scale, args.background)
@@ -138,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
         device.build(directory=str(build_dir), compile=True, run=False)
         result["compile_s"] = m.clock() - t1
         t2 = m.clock()
+        (build_dir / "main_maxrss_kb.txt").unlink(missing_ok=True)
         device.run(directory=str(build_dir))
         result["binary_wall_s"] = m.clock() - t2
         result["sim_wall_s"] = float(device._last_run_time)
@@ -151,6 +156,9 @@ def main(argv: list[str] | None = None) -> dict:
         net.run(args.t_sim * 1000.0 * ms)
         result["sim_wall_s"] = m.clock() - t2
     result["peak_rss_bytes"] = m.peak_rss_bytes()
+    rss_file = build_dir / "main_maxrss_kb.txt"
+    if standalone and rss_file.exists():
+        result["peak_rss_bytes"]["binary"] = int(rss_file.read_text().split()[-1]) * 1024
     senders = np.asarray(spikes.i[:], dtype=np.int64)
     times = np.asarray(spikes.t[:] / ms, dtype=float)
     out_degree = np.bincount(conn["pre"], minlength=n_total)

@@ -201,8 +201,21 @@ def synaptic_events(senders: np.ndarray, times: np.ndarray, out_degree: np.ndarr
 
 
 def peak_rss_bytes() -> dict:
-    """Peak resident set size of this process and of its waited-for children (bytes)."""
-    return {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    """Peak resident set size of this process and of its waited-for children (bytes).
+
+    ``self`` is ``VmHWM`` of ``/proc/self/status``, the high-water mark of this process image
+    only. ``ru_maxrss`` is not used for it: Linux carries the RSS of the image before
+    ``exec`` over into it, so a child forked from a large parent would report the parent's
+    size. ``children`` (``RUSAGE_CHILDREN``) has the same flaw and is only an upper bound.
+    """
+    hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {"self": hwm,
             "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
 
 
