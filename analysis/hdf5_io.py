@@ -55,7 +55,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from analysis.errors import FileFormatError, SpikeDataError, suggest
+from analysis.errors import FileFormatError, SpikeDataError, VentralColumnsError, suggest
 from analysis.outputs import atomic_output, json_default, partial_path
 from analysis.provenance import collect_provenance
 from analysis.spiketrains import POPULATION_NAME, SpikeRecord, SpikeTrains, validate_table
@@ -582,12 +582,35 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def _damaged_file_errors(function: Any) -> Any:
+    """Turn h5py's low-level failures on a damaged file into one-line FileFormatErrors.
+
+    A corrupt object header surfaces as ``KeyError`` or ``OSError`` (and sometimes
+    ``RuntimeError``/``ValueError``/``TypeError``) wherever the file is touched; our own
+    errors pass through unchanged.
+    """
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(path, *args, **kwargs)
+        except VentralColumnsError:
+            raise
+        except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise FileFormatError(f"{path}: damaged or unreadable HDF5 content: {_first_line(exc)}") from None
+
+    return wrapper
+
+
+@_damaged_file_errors
 def list_populations(path: str | os.PathLike[str]) -> list[str]:
     """Names of the populations under ``/spikes``."""
     with _SpikeFile(path, allow_partial=True) as f:
         return f.populations()
 
 
+@_damaged_file_errors
 def read_spikes(
     path: str | os.PathLike[str],
     population: str,
@@ -674,6 +697,7 @@ def _read_json(f: _SpikeFile, name: str, parent: str = "/") -> dict[str, Any]:
         raise FileFormatError(f"{f.path}: {parent.rstrip('/')}/{name} is not valid JSON: {_first_line(exc)}") from None
 
 
+@_damaged_file_errors
 def read_nodes(path: str | os.PathLike[str], population: str) -> dict[str, np.ndarray]:
     """The node table of a population (empty dict when the file has none)."""
     with _SpikeFile(path, allow_partial=True) as f:
@@ -681,6 +705,7 @@ def read_nodes(path: str | os.PathLike[str], population: str) -> dict[str, np.nd
         return _read_table(nodes[population]) if nodes is not None and population in nodes else {}
 
 
+@_damaged_file_errors
 def read_trials(path: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
     """The epoch table (``start``/``stop`` converted to s by their units), or ``None``."""
     with _SpikeFile(path, allow_partial=True) as f:
@@ -694,18 +719,21 @@ def read_trials(path: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
         return table
 
 
+@_damaged_file_errors
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The resolved configuration stored in ``/config``."""
     with _SpikeFile(path, allow_partial=True) as f:
         return _read_json(f, "config")
 
 
+@_damaged_file_errors
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The provenance stored in ``/provenance``."""
     with _SpikeFile(path, allow_partial=True) as f:
         return _read_json(f, "provenance")
 
 
+@_damaged_file_errors
 def read_stimulus(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The protocol description and stored stimulus arrays."""
     with _SpikeFile(path, allow_partial=True) as f:
@@ -716,6 +744,7 @@ def read_stimulus(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[st
         return _read_json(f, "protocol", "/stimulus"), arrays
 
 
+@_damaged_file_errors
 def read_currents(path: str | os.PathLike[str]) -> dict[str, dict[str, np.ndarray]]:
     """Pathway-resolved charges per population, converted to C by their units."""
     with _SpikeFile(path, allow_partial=True) as f:
@@ -729,6 +758,7 @@ def read_currents(path: str | os.PathLike[str]) -> dict[str, dict[str, np.ndarra
         return out
 
 
+@_damaged_file_errors
 def read_spike_record(
     path: str | os.PathLike[str],
     populations: list[str] | None = None,
@@ -766,6 +796,7 @@ def read_spike_record(
         raise FileFormatError(f"{path}: inconsistent contents: {exc}") from None
 
 
+@_damaged_file_errors
 def file_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Summarise a file without loading its spikes: populations, counts, window, trials.
 
