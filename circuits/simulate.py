@@ -155,6 +155,10 @@ def configure_device(
         set_device("runtime")
         device.reinit()
         set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+        # A standalone device that already built a network must be reset before the next
+        # one (Brian2: "call device.reinit() and device.activate()").
+        device.reinit()
+        device.activate(directory=str(directory), build_on_run=False)
         prefs.devices.cpp_standalone.openmp_threads = int(threads)
         # Brian's default "make -j" starts one compiler per code object (hundreds for a
         # column network) and can exhaust the memory of a small machine.
