@@ -258,6 +258,8 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
         "charges": cfg["recording"]["currents_sample"],
         "gains": gain_populations,
         "n_channels": params.n_channels,
+        # a directory last built for another thread count gave wrong rates (issue #4 notes)
+        "threads": cfg["run"]["threads"],
     }
     key = hashlib.sha1(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:10]
     root = default_build_root()
@@ -277,6 +279,25 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
             handle.close()
         return
     raise VentralColumnsError(f"all 64 standalone build slots of structure {key} in {root} are busy")
+
+
+#: Standalone stores the LGN spike arrays with their length in the generated sources;
+#: rounding the length up keeps the sources identical across seeds and variants, so that a
+#: new run of the same structure recompiles almost nothing.
+_SPIKE_BUCKET = 1 << 16
+
+
+def _pad_spikes(indices: np.ndarray, times: np.ndarray, n_cells: int, duration: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pad spike arrays to a multiple of :data:`_SPIKE_BUCKET` with spikes after the run's end.
+
+    The padding spikes (one per cell and time step, starting two steps after ``duration``)
+    are never emitted: the simulation stops before them.
+    """
+    n_pad = (-indices.size) % _SPIKE_BUCKET
+    k = np.arange(n_pad)
+    pad_idx = k % n_cells
+    pad_t = duration + (2 + k // n_cells) * dt
+    return np.concatenate([indices, pad_idx]), np.concatenate([times, pad_t])
 
 
 def _check_guards(
@@ -363,6 +384,8 @@ def run_stream(
         )
         silenced = _apply_manipulations(stream, cfg)
         indices, times = lgn_spike_arrays(prepared.lgn_spikes, mosaic)
+        if device == "cpp_standalone":
+            indices, times = _pad_spikes(indices, times, mosaic.n_cells, protocol.duration, prepared.dt)
         stream.lgn.set_spikes(indices, times * second)
         build_time = time.perf_counter() - t0 + (t0 - t_begin)
         duration = protocol.duration

@@ -379,6 +379,7 @@ def _connect(
     projections: dict[str, Any],
     name: str,
     baseline_rate: Quantity,
+    indegree: int | None = None,
 ) -> None:
     """Connect and balance the projection's mean input at the source's baseline rate.
 
@@ -389,12 +390,22 @@ def _connect(
     """
     pop_params = column.params.populations[target]
     weight = feedforward_weight(proj.psp, pop_params, column.params.cell_model) * factor
-    projections[name] = column.connect_input(source, target, i, j, weight, proj.delay, name=name)
+    group = column.population(target)
+    counts = np.bincount(np.asarray(j, np.int64), minlength=len(group))
+    # Targets near the edge of a pool may find fewer eligible sources than the in-degree;
+    # zero-weight placeholder synapses keep the number of synapses, and with it the
+    # generated standalone sources, identical across seeds (so a new seed recompiles
+    # almost nothing). They deliver nothing.
+    n_missing = len(group) * (proj.indegree if indegree is None else indegree) - len(i)
+    weights = np.full(len(i) + max(0, n_missing), 1.0)
+    if n_missing > 0:
+        weights[len(i):] = 0.0
+        i = np.concatenate([i, np.zeros(n_missing, np.int64)])
+        j = np.concatenate([j, np.zeros(n_missing, np.int64)])
+    projections[name] = column.connect_input(source, target, i, j, weights * weight, proj.delay, name=name)
     if column.params.cell_model == "current":
-        group = column.population(target)
-        indegree = np.bincount(np.asarray(j, np.int64), minlength=len(group))
         mean = baseline_rate * weight * pop_params.cell.tau_syn_exc
-        group.I_dc = group.I_dc[:] - indegree * mean
+        group.I_dc = group.I_dc[:] - counts * mean
 
 
 def _connect_thalamus(
@@ -470,13 +481,15 @@ def _connect_stations(
         l4 = column.population("l4_exc")
         conj = [np.asarray(l4.channel[:])] + [higher.extra_labels["l4_exc"][k] for k in sorted(higher.extra_labels["l4_exc"]) if k.startswith("channel_")]
         affinity = feature_pooling_affinity(sx, sy, sch, l4.rf_x[:], l4.rf_y[:], np.stack(conj, axis=1), higher.params.rf_sigma_deg)
-        i, j = sample_fixed_indegree(affinity, int(round(ia.l4_exc.indegree * share)), rng)
+        k_in = int(round(ia.l4_exc.indegree * share))
+        i, j = sample_fixed_indegree(affinity, k_in, rng)
         rate = _reference_rate(lower, source)
-        _connect(column, source, "l4_exc", i, j, ia.l4_exc, weight_factor, projections, f"{source.name}_to_{l4.name}", rate)
+        _connect(column, source, "l4_exc", i, j, ia.l4_exc, weight_factor, projections, f"{source.name}_to_{l4.name}", rate, k_in)
         pv = column.population("l4_pv")
         affinity = broad_pooling_affinity(sx, sy, pv.rf_x[:], pv.rf_y[:], higher.params.rf_sigma_deg)
-        i, j = sample_fixed_indegree(affinity, int(round(ia.l4_pv.indegree * share)), rng)
-        _connect(column, source, "l4_pv", i, j, ia.l4_pv, weight_factor, projections, f"{source.name}_to_{pv.name}", rate)
+        k_in = int(round(ia.l4_pv.indegree * share))
+        i, j = sample_fixed_indegree(affinity, k_in, rng)
+        _connect(column, source, "l4_pv", i, j, ia.l4_pv, weight_factor, projections, f"{source.name}_to_{pv.name}", rate, k_in)
     _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, tag=None)
 
 
@@ -503,8 +516,9 @@ def _connect_shortcut(
                 affinity = feature_pooling_affinity(sx, sy, sch, group.rf_x[:], group.rf_y[:], np.asarray(group.channel[:]), sigma)
             else:
                 affinity = broad_pooling_affinity(sx, sy, group.rf_x[:], group.rf_y[:], sigma)
-            i, j = sample_fixed_indegree(affinity, int(round(proj.indegree * share)), rng)
+            k_in = int(round(proj.indegree * share))
+            i, j = sample_fixed_indegree(affinity, k_in, rng)
             if params.variant == "shuffled_skip":
                 i, j = shuffle_targets(i, j, len(group), shuffle_rng)
             name = f"{source.name}_to_{group.name}" + (f"_{tag}" if tag else "")
-            _connect(column, source, target, i, j, proj, shortcut, projections, name, _reference_rate(lower, source))
+            _connect(column, source, target, i, j, proj, shortcut, projections, name, _reference_rate(lower, source), k_in)

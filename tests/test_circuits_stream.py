@@ -77,7 +77,12 @@ def test_variants_share_wiring_except_the_shortcut(brian2_numpy):
         np.testing.assert_array_equal(np.asarray(res[name].w[:]), np.asarray(hier[name].w[:]))
     shortcut = "v1_l5_exc_to_v2_l5_exc"
     assert np.all(np.asarray(hier[shortcut].w[:]) == 0)  # hierarchical: shortcut weights 0
-    assert np.all(np.asarray(res[shortcut].w[:]) > 0)
+    w_res = np.asarray(res[shortcut].w[:])
+    n_targets = len(built["residual"].group("v2_l5_exc"))
+    # A fixed number of synapses per projection (zero-weight placeholders where a target has
+    # fewer eligible sources than its in-degree of 20) keeps standalone sources seed-independent.
+    assert w_res.size == n_targets * 20
+    assert np.all(w_res >= 0) and np.any(w_res > 0)
     # shuffled_skip: same sources and total weight, permuted targets
     np.testing.assert_array_equal(np.sort(res[shortcut].i[:]), np.sort(shuf[shortcut].i[:]))
     assert float(np.sum(res[shortcut].w[:])) == pytest.approx(float(np.sum(shuf[shortcut].w[:])), rel=1e-12)
