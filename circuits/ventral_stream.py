@@ -316,7 +316,7 @@ def build_ventral_stream(
     shortcut = _shortcut_factor(params)
     _connect_thalamus(params, mosaic, lgn, stations[params.stations[0].name], projections, stats, wiring_rng, shuffle_rng, shortcut)
     for lower, higher in zip(params.stations[:-1], params.stations[1:]):
-        _connect_stations(params, stations[lower.name], stations[higher.name], projections, wiring_rng, shuffle_rng, shortcut, 1.0)
+        _connect_stations(params, stations[lower.name], stations[higher.name], projections, wiring_rng, shuffle_rng, shortcut)
     if params.variant == "dense":
         # Every earlier station's stream also reaches L5 directly (DESIGN §2.5), appended after
         # the common wiring so the other variants' draws are unchanged.
@@ -432,22 +432,24 @@ def _connect_thalamus(
         )
         i, j = sample_fixed_indegree(hubel_wiesel_affinity(templates, mosaic.sign), proj.indegree, rng)
         stats[f"sign_matching_index_lgn_to_{group.name}"] = sign_matching_index(i, j, templates, mosaic.sign) if i.size else None
-        factor = 1.0
-        if is_shortcut:
-            factor = shortcut
-            if params.variant == "shuffled_skip":
-                i, j = shuffle_targets(i, j, len(group), shuffle_rng)
+        i, j, factor = _skip(params, i, j, len(group), shuffle_rng, shortcut) if is_shortcut else (i, j, 1.0)
         _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{group.name}", lgn_rate)
     for target, proj, is_shortcut in (("l4_pv", th.l4_pv, False), ("l5_pv", th.l5_pv, True)):
         pv = column.population(target)
         affinity = broad_pooling_affinity(mosaic.x_deg, mosaic.y_deg, pv.rf_x[:], pv.rf_y[:], th.pv_pool_sigma_deg)
         i, j = sample_fixed_indegree(affinity, proj.indegree, rng)
-        factor = 1.0
-        if is_shortcut:
-            factor = shortcut
-            if params.variant == "shuffled_skip":
-                i, j = shuffle_targets(i, j, len(pv), shuffle_rng)
+        i, j, factor = _skip(params, i, j, len(pv), shuffle_rng, shortcut) if is_shortcut else (i, j, 1.0)
         _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{pv.name}", lgn_rate)
+
+
+def _skip(
+    params: VentralStreamParams, i: np.ndarray, j: np.ndarray, n_targets: int, shuffle_rng: np.random.Generator,
+    shortcut: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """A shortcut's connections and weight factor under the topology variant."""
+    if params.variant == "shuffled_skip":
+        i, j = shuffle_targets(i, j, n_targets, shuffle_rng)
+    return i, j, shortcut
 
 
 def _reference_rate(station: Station, source: Any) -> Quantity:
@@ -470,7 +472,6 @@ def _connect_stations(
     rng: np.random.Generator,
     shuffle_rng: np.random.Generator,
     shortcut: float,
-    weight_factor: float,
 ) -> None:
     ia = params.interareal
     column = higher.column
@@ -484,12 +485,12 @@ def _connect_stations(
         k_in = int(round(ia.l4_exc.indegree * share))
         i, j = sample_fixed_indegree(affinity, k_in, rng)
         rate = _reference_rate(lower, source)
-        _connect(column, source, "l4_exc", i, j, ia.l4_exc, weight_factor, projections, f"{source.name}_to_{l4.name}", rate, k_in)
+        _connect(column, source, "l4_exc", i, j, ia.l4_exc, 1.0, projections, f"{source.name}_to_{l4.name}", rate, k_in)
         pv = column.population("l4_pv")
         affinity = broad_pooling_affinity(sx, sy, pv.rf_x[:], pv.rf_y[:], higher.params.rf_sigma_deg)
         k_in = int(round(ia.l4_pv.indegree * share))
         i, j = sample_fixed_indegree(affinity, k_in, rng)
-        _connect(column, source, "l4_pv", i, j, ia.l4_pv, weight_factor, projections, f"{source.name}_to_{pv.name}", rate, k_in)
+        _connect(column, source, "l4_pv", i, j, ia.l4_pv, 1.0, projections, f"{source.name}_to_{pv.name}", rate, k_in)
     _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, tag=None)
 
 
@@ -518,7 +519,6 @@ def _connect_shortcut(
                 affinity = broad_pooling_affinity(sx, sy, group.rf_x[:], group.rf_y[:], sigma)
             k_in = int(round(proj.indegree * share))
             i, j = sample_fixed_indegree(affinity, k_in, rng)
-            if params.variant == "shuffled_skip":
-                i, j = shuffle_targets(i, j, len(group), shuffle_rng)
+            i, j, factor = _skip(params, i, j, len(group), shuffle_rng, shortcut)
             name = f"{source.name}_to_{group.name}" + (f"_{tag}" if tag else "")
-            _connect(column, source, target, i, j, proj, shortcut, projections, name, _reference_rate(lower, source), k_in)
+            _connect(column, source, target, i, j, proj, factor, projections, name, _reference_rate(lower, source), k_in)
