@@ -12,6 +12,8 @@ lgn_spike_arrays
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from brian2 import SpikeMonitor, StateMonitor, coulomb, second
 
@@ -47,7 +49,8 @@ def monitor_spikes(
 
 def epoch_charges(
     monitor: StateMonitor,
-    final_values: dict[str, np.ndarray],
+    group: Any,
+    sample: np.ndarray,
     epoch_start: np.ndarray,
     epoch_stop: np.ndarray,
 ) -> dict[str, np.ndarray]:
@@ -58,8 +61,10 @@ def epoch_charges(
     monitor : brian2.StateMonitor
         Records the accumulators ``Q_*`` of the sampled cells every ``monitor.clock.dt``,
         from t = 0; epoch boundaries must be multiples of that interval.
-    final_values : dict of str to numpy.ndarray
-        ``Q_*`` of the sampled cells at the end of the run (C), for epochs ending there.
+    group : brian2.NeuronGroup
+        The monitored group: its ``Q_*`` at the end of the run serve epochs ending there.
+    sample : array of int
+        Indices of the monitored cells in ``group``.
     epoch_start, epoch_stop : array of float, shape (n_epochs,)
         Epoch boundaries, s.
 
@@ -78,7 +83,8 @@ def epoch_charges(
     out = {}
     for variable in monitor.record_variables:
         samples = np.asarray(getattr(monitor, variable) / coulomb)  # (n_cells, n_samples)
-        series = np.concatenate([samples, np.asarray(final_values[variable])[:, None]], axis=1)
+        final = np.asarray(getattr(group, variable)[:] / coulomb)[np.asarray(sample)]
+        series = np.concatenate([samples, final[:, None]], axis=1)
         bounds = []
         for edge in (np.asarray(epoch_start, float), np.asarray(epoch_stop, float)):
             k = np.rint(edge / step).astype(np.int64)

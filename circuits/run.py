@@ -403,10 +403,8 @@ def run_stream(
         writer.write_stimulus({"protocol": protocol.describe(), "lgn_mosaic": mosaic.describe()})
         starts, stops = np.asarray(trials["start"], float), np.asarray(trials["stop"], float)
         for name, monitor in stream.charge_monitors.items():
-            group = stream.group(name)
             sample = stream.charge_sample[name]
-            finals = {v: np.asarray(getattr(group, v)[:])[sample] for v in monitor.record_variables}
-            table = {"node_ids": sample, **epoch_charges(monitor, finals, starts, stops)}
+            table = {"node_ids": sample, **epoch_charges(monitor, stream.group(name), sample, starts, stops)}
             writer.write_currents(name, table)
         resolved = dict(cfg)
         resolved["derived"] = {
