@@ -82,6 +82,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from circuits.experiments import write_report
+
+    path = write_report(args.dir)
+    print(f"wrote {path} and {path.parent / 'figures'}/")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from analysis.hdf5_io import read_spike_record
     from analysis.interop import export_nwb
@@ -178,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output HDF5 file")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     run.set_defaults(handler=_cmd_run)
+
+    report = sub.add_parser(
+        "report", help="figures and a Markdown summary from an experiment directory",
+        description="Rebuild report.md and the figures of an experiment directory from its results.json.",
+    )
+    report.add_argument("dir", help="experiment directory (holds results.json)")
+    report.set_defaults(handler=_cmd_report)
 
     export = sub.add_parser("export", help="export an output file to NWB", description="Export an output file to NWB.")
     export.add_argument("file", help="HDF5 file written by ventral-columns")

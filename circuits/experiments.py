@@ -55,6 +55,7 @@ __all__ = [
     "EXPERIMENT_SPECS",
     "run_experiment",
     "analyse_experiment",
+    "write_report",
     "edge_tuning_metrics",
     "LAYERS",
     "STATIONS",
@@ -449,6 +450,32 @@ def _figures(spec: ExperimentSpec, results: dict[str, Any], directory: Path) -> 
     for metric in spec.figures:
         fig = plot_stream_metric(results["metrics"], metric, ylabel=labels.get(metric, metric))
         save_figure(fig, directory / metric, overwrite=True)
+
+
+def write_report(directory: str | os.PathLike[str]) -> Path:
+    """Rebuild ``report.md`` and the figures of an experiment directory from ``results.json``.
+
+    Raises
+    ------
+    FileFormatError
+        No readable ``results.json`` in ``directory``, or not one written by an experiment.
+    """
+    directory = Path(directory)
+    path = directory / "results.json"
+    try:
+        results = json.loads(path.read_text())
+        spec = EXPERIMENT_SPECS[results["experiment"]]
+        missing = {"metrics", "verdicts", "variants"} - set(results)
+        if missing:
+            raise KeyError(f"missing {sorted(missing)}")
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file (run `ventral-columns experiment NAME --out {directory}` first)") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FileFormatError(f"{path}: not an experiment results file ({type(exc).__name__}: {exc})") from None
+    _figures(spec, results, directory / "figures")
+    report = directory / "report.md"
+    report.write_text(report_markdown(results))
+    return report
 
 
 def report_markdown(results: dict[str, Any]) -> str:

@@ -74,3 +74,17 @@ def test_unknown_experiment_and_bad_seeds(tmp_path):
         run_experiment("edge-tunning", tmp_path)
     with pytest.raises(ConfigError, match="--seeds"):
         run_experiment("edge-tuning", tmp_path, n_seeds=0)
+
+
+def test_report_command_rebuilds_report_and_rejects_bad_dirs(tiny_results, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out, _ = tiny_results
+    (out / "report.md").unlink()
+    script = Path(sys.executable).parent / "ventral-columns"
+    proc = subprocess.run([str(script), "report", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "## Verdicts" in (out / "report.md").read_text()
+    bad = subprocess.run([str(script), "report", str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no such file" in bad.stderr and "Traceback" not in bad.stderr
