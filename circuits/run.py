@@ -84,7 +84,6 @@ def stream_params_from_config(cfg: dict[str, Any], base: VentralStreamParams = D
     wanted = cfg["stream"]["stations"]
     stations = tuple(s for s in base.stations if s.name in wanted)
     background = {}
-    tonic: dict[str, Quantity] = {}
     for manip in cfg.get("manipulation", []):
         if manip["kind"] == "background_scale":
             for st in manip["stations"]:
@@ -101,7 +100,6 @@ def stream_params_from_config(cfg: dict[str, Any], base: VentralStreamParams = D
         scale=cfg["run"]["scale"],
         shortcut_scale=cfg["stream"]["shortcut_scale"],
         background_scale=background,
-        l5_tonic_drive=tonic or base.l5_tonic_drive,
     )
 
 
