@@ -145,7 +145,7 @@ def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
         raise ConfigError(f"stimulus duration {duration} s is shorter than the response delay {RESPONSE_DELAY} s")
     oris = np.unique(ori)
     out: dict[tuple[str, str, str], float] = {}
-    groups = [(f"lgn", "lgn", "all")] + _population_layers(record)
+    groups = [("lgn", "lgn", "all")] + _population_layers(record)
     for population, station, layer in groups:
         counts = _lgn_counts(record, window) if station == "lgn" else _window_counts(record, population, window)
         rates = counts / window

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from brian2 import Quantity, amp, ms, second
+from brian2 import Quantity, amp, second
 from tqdm import tqdm
 
 from analysis.errors import ConfigError, VentralColumnsError
