@@ -599,8 +599,26 @@ class SparseNoise(_NoiseMixin, Stimulus):
         return self._render_checks(grid, idx, frame_duration_s, self.dot_size_deg)
 
 
+class _DenseNoise(_NoiseMixin, Stimulus):
+    """Checks and checks-only validation shared by the dense noises (fields set by subclasses)."""
+
+    check_size_deg: float
+    contrast: float
+
+    def __post_init__(self) -> None:
+        _check_contrast(self.contrast)
+        _check_positive(self.check_size_deg, "check_size_deg")
+        self._check_noise()
+
+    def validate(self, grid, frame_duration_s):
+        self._validate_noise(frame_duration_s)
+
+    def _render(self, grid, idx, frame_duration_s):
+        return self._render_checks(grid, idx, frame_duration_s, self.check_size_deg)
+
+
 @dataclass(frozen=True)
-class BinaryNoise(_NoiseMixin, Stimulus):
+class BinaryNoise(_DenseNoise):
     """Dense binary white noise: every check is ±contrast with probability 1/2.
 
     Parameters
@@ -620,26 +638,15 @@ class BinaryNoise(_NoiseMixin, Stimulus):
     noise_frame_duration_s: float = 0.01
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        _check_contrast(self.contrast)
-        _check_positive(self.check_size_deg, "check_size_deg")
-        self._check_noise()
-
-    def validate(self, grid, frame_duration_s):
-        self._validate_noise(frame_duration_s)
-
     def noise_frame(self, grid: StimulusGrid, noise_frame: int) -> np.ndarray:
         """Checks of noise frame ``m``: ``(n_checks, n_checks)`` in {−c, +c}."""
         n_checks, _ = _checks_to_pixels(grid, self.check_size_deg)
         bits = self._rng(noise_frame).random((n_checks, n_checks)) < 0.5
         return self.contrast * np.where(bits, 1.0, -1.0)
 
-    def _render(self, grid, idx, frame_duration_s):
-        return self._render_checks(grid, idx, frame_duration_s, self.check_size_deg)
-
 
 @dataclass(frozen=True)
-class GaussianNoise(_NoiseMixin, Stimulus):
+class GaussianNoise(_DenseNoise):
     """Dense Gaussian white noise, clipped to [-1, 1].
 
     Parameters
@@ -659,22 +666,11 @@ class GaussianNoise(_NoiseMixin, Stimulus):
     noise_frame_duration_s: float = 0.01
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        _check_contrast(self.contrast)
-        _check_positive(self.check_size_deg, "check_size_deg")
-        self._check_noise()
-
-    def validate(self, grid, frame_duration_s):
-        self._validate_noise(frame_duration_s)
-
     def noise_frame(self, grid: StimulusGrid, noise_frame: int) -> np.ndarray:
         """Checks of noise frame ``m``: ``(n_checks, n_checks)``, clipped to [-1, 1]."""
         n_checks, _ = _checks_to_pixels(grid, self.check_size_deg)
         values = self.contrast * self._rng(noise_frame).standard_normal((n_checks, n_checks))
         return np.clip(values, -1.0, 1.0)
-
-    def _render(self, grid, idx, frame_duration_s):
-        return self._render_checks(grid, idx, frame_duration_s, self.check_size_deg)
 
 
 @dataclass(frozen=True)
