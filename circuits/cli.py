@@ -18,6 +18,7 @@ from typing import Any
 
 from analysis.errors import ConfigError, VentralColumnsError
 from analysis.provenance import package_version
+from circuits.registry import EXPERIMENT_MODULES
 
 __all__ = ["main", "build_parser"]
 
@@ -112,7 +113,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 #: when its experiment is run.
 EXPERIMENTS: dict[str, str] = {
     "pd14": "circuits.pd14:run_from_cli",
-    "edge-tuning": "circuits.cli:run_stream_experiment",
+    **{name: "circuits.cli:run_stream_experiment" for name in EXPERIMENT_MODULES},
 }
 
 

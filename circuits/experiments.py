@@ -33,7 +33,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from analysis.population import decode_accuracy
 from analysis.statistics import build_metrics
 from analysis.tuning import orientation_selectivity_index, shuffled_osi
 from circuits.config import resolve_config
+from circuits.registry import EXPERIMENT_MODULES
 
 __all__ = [
     "ExperimentSpec",
@@ -59,6 +60,10 @@ __all__ = [
     "edge_tuning_metrics",
     "LAYERS",
     "STATIONS",
+    "EXPERIMENT_MODULES",
+    "get_spec",
+    "run_filename",
+    "RunRecords",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,6 +94,17 @@ class ExperimentSpec:
         ``metrics(record) -> {(station, layer, metric): value}`` for one run.
     verdicts : callable
         ``verdicts(results_metrics, variants) -> {prediction: verdict}``.
+    figures : tuple of str
+        Metrics drawn along the stream per variant (``figures/<metric>.png|pdf``).
+    conditions : callable, optional
+        ``conditions(stations) -> {condition: overrides}``: manipulations or stimuli run
+        for every variant × seed (e.g. lesions); ``metrics`` then receives a
+        :class:`RunRecords` (condition → record) instead of one record.
+    variant_conditions : callable, optional
+        ``variant_conditions(variant, condition) -> bool``: which conditions a variant runs.
+    figure_hook : callable, optional
+        ``figure_hook(results, figures_dir)``: further figures from ``results.json`` alone
+        (so that ``report DIR`` can rebuild them).
     """
 
     name: str
@@ -98,6 +114,51 @@ class ExperimentSpec:
     metrics: Callable[[Any], dict[tuple[str, str, str], float]]
     verdicts: Callable[[dict, Sequence[str]], dict[str, Any]]
     figures: tuple[str, ...] = field(default=("osi", "decoding_accuracy"))
+    conditions: Callable[[Sequence[str]], dict[str, dict[str, Any]]] | None = None
+    variant_conditions: Callable[[str, str], bool] | None = None
+    figure_hook: Callable[[dict[str, Any], Path], None] | None = None
+
+    def condition_overrides(self, stations: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Condition name → configuration overrides (``{"": {}}`` for a one-condition experiment).
+
+        Conditions are manipulations or stimuli run for every variant × seed on top of the
+        experiment's overrides (e.g. ``lesion_v2``); ``stations`` are the run's stations.
+        """
+        return {"": {}} if self.conditions is None else dict(self.conditions(tuple(stations)))
+
+    def runs_condition(self, variant: str, condition: str) -> bool:
+        """Whether ``condition`` is run for ``variant`` (default: every condition)."""
+        return True if self.variant_conditions is None else bool(self.variant_conditions(variant, condition))
+
+
+def run_filename(variant: str, condition: str, seed: int) -> str:
+    """``<variant>[_<condition>]_seed<k>.h5``: the file of one run in ``OUT/runs``."""
+    return f"{variant}_{condition}_seed{seed}.h5" if condition else f"{variant}_seed{seed}.h5"
+
+
+class RunRecords(Mapping):
+    """Condition → :class:`~analysis.spiketrains.SpikeRecord` of one variant and seed, read lazily.
+
+    What the ``metrics`` function of a multi-condition experiment receives; each file is
+    read on first access and kept.
+    """
+
+    def __init__(self, paths: dict[str, Path]):
+        self._paths = dict(paths)
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, condition: str) -> Any:
+        if condition not in self._paths:
+            raise KeyError(condition)
+        if condition not in self._cache:
+            self._cache[condition] = read_spike_record(self._paths[condition])
+        return self._cache[condition]
+
+    def __iter__(self):
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def _population_layers(record: Any) -> list[tuple[str, str, str]]:
@@ -226,8 +287,7 @@ def edge_tuning_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, An
     return {"P1": _verdict(criteria), "G2_osi": _verdict(gate)}
 
 
-EXPERIMENT_SPECS: dict[str, ExperimentSpec] = {
-    "edge-tuning": ExperimentSpec(
+_EDGE_TUNING = ExperimentSpec(
         name="edge-tuning",
         question="P1: is orientation (edge) information robust in L5 of every station, and does that need the shortcut?",
         overrides={
@@ -237,22 +297,59 @@ EXPERIMENT_SPECS: dict[str, ExperimentSpec] = {
         variants=("residual", "hierarchical", "hierarchical_rate_matched", "shuffled_skip"),
         metrics=edge_tuning_metrics,
         verdicts=edge_tuning_verdicts,
-    ),
-}
+)
+
+#: The specs loaded so far, by name (:func:`get_spec` fills it).
+EXPERIMENT_SPECS: dict[str, ExperimentSpec] = {"edge-tuning": _EDGE_TUNING}
+
+
+def get_spec(name: str) -> ExperimentSpec:
+    """The :class:`ExperimentSpec` of a stream experiment.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name (nearest suggested), or an experiment whose module is not installed.
+    """
+    if name in EXPERIMENT_SPECS:
+        return EXPERIMENT_SPECS[name]
+    if name not in EXPERIMENT_MODULES:
+        raise ConfigError(f"experiment {name!r} is unknown{suggest(name, EXPERIMENT_MODULES)}; "
+                          f"available: {', '.join(EXPERIMENT_MODULES)}")
+    import importlib
+
+    try:
+        module = importlib.import_module(EXPERIMENT_MODULES[name])
+    except ModuleNotFoundError as exc:
+        if exc.name != EXPERIMENT_MODULES[name]:
+            raise
+        raise ConfigError(f"experiment {name!r} is not implemented yet; available: "
+                          f"{', '.join(n for n in EXPERIMENT_MODULES if _available(n))}") from None
+    EXPERIMENT_SPECS[name] = module.SPEC
+    return module.SPEC
+
+
+def _available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(EXPERIMENT_MODULES[name]) is not None
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = list(out[key]) + list(value)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = {**out[key], **value}
         else:
             out[key] = value
     return out
 
 
-def _run_config(spec: ExperimentSpec, variant: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
-    user = _merge(spec.overrides, options.get("overrides", {}))
+def _run_config(spec: ExperimentSpec, variant: str, seed: int, options: dict[str, Any],
+                condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    user = _merge(_merge(spec.overrides, options.get("overrides", {})), condition or {})
     run = dict(user.get("run", {}))
     run.update({"master_seed": seed, "progress": False})
     for key in ("scale", "device", "threads"):
@@ -298,37 +395,34 @@ def _l5_rates(path: Path) -> dict[str, float]:
 _PROBE_PA = 40.0
 
 
-def _with_rate_matching(cfg: dict[str, Any], out: Path, seed: int, residual_cfg: dict[str, Any] | None) -> dict[str, Any]:
-    """``hierarchical`` plus a tonic drive into L5 E per station matching ``residual``'s L5 rates.
+def _rate_matching_drive(cfg: dict[str, Any], out: Path, seed: int, residual: Path) -> dict[str, float]:
+    """Tonic drive into L5 E per station (pA) that makes ``hierarchical`` match ``residual``'s L5 rates.
 
     Two short calibration runs of the hierarchical network (no drive, and a probe drive)
     give each station's rate-current slope; the drive that closes the gap to the residual
-    rates is then applied (one linear step; the achieved match is checked and stored in
-    ``calibration/rate_matching_seed<k>.json``). The residual run of the same seed must exist.
+    rates is then applied (one linear step; the rates and the drive are stored in
+    ``calibration/rate_matching_seed<k>.json`` and reused on resume). ``residual`` is the
+    finished residual run of the same seed (first condition).
     """
-    residual = out / "runs" / f"residual_seed{seed}.h5"
-    if residual_cfg is None or not _is_complete(residual):
+    if not _is_complete(residual):
         raise ConfigError("hierarchical_rate_matched needs the residual variant of the same seed (add it to --variants)")
-    target = _l5_rates(residual)
     calib = out / "calibration"
     calib.mkdir(exist_ok=True)
     record_path = calib / f"rate_matching_seed{seed}.json"
     if record_path.exists():
-        drive = json.loads(record_path.read_text())["drive_pA"]
-    else:
-        base = _run_config_with_drive(cfg, {})
-        _run_one(base, calib / f"hier_seed{seed}_drive0.h5")
-        r0 = _l5_rates(calib / f"hier_seed{seed}_drive0.h5")
-        probe = {st: _PROBE_PA for st in r0}
-        _run_one(_run_config_with_drive(cfg, probe), calib / f"hier_seed{seed}_probe.h5")
-        r1 = _l5_rates(calib / f"hier_seed{seed}_probe.h5")
-        drive = {}
-        for st in r0:
-            slope = (r1[st] - r0[st]) / _PROBE_PA
-            drive[st] = max(0.0, (target[st] - r0[st]) / slope) if slope > 0 else 0.0
-        write_json(record_path, {"target_hz": target, "rates_no_drive_hz": r0, "rates_probe_hz": r1,
-                                 "probe_pA": _PROBE_PA, "drive_pA": drive}, overwrite=True)
-    return _run_config_with_drive(cfg, drive)
+        return json.loads(record_path.read_text())["drive_pA"]
+    target = _l5_rates(residual)
+    _run_one(_run_config_with_drive(cfg, {}), calib / f"hier_seed{seed}_drive0.h5")
+    r0 = _l5_rates(calib / f"hier_seed{seed}_drive0.h5")
+    _run_one(_run_config_with_drive(cfg, {st: _PROBE_PA for st in r0}), calib / f"hier_seed{seed}_probe.h5")
+    r1 = _l5_rates(calib / f"hier_seed{seed}_probe.h5")
+    drive = {}
+    for st in r0:
+        slope = (r1[st] - r0[st]) / _PROBE_PA
+        drive[st] = max(0.0, (target[st] - r0[st]) / slope) if slope > 0 else 0.0
+    write_json(record_path, {"target_hz": target, "rates_no_drive_hz": r0, "rates_probe_hz": r1,
+                             "probe_pA": _PROBE_PA, "drive_pA": drive}, overwrite=True)
+    return drive
 
 
 def _run_config_with_drive(cfg: dict[str, Any], drive_pa: dict[str, float]) -> dict[str, Any]:
@@ -387,10 +481,7 @@ def run_experiment(
     dict
         The ``results.json`` document.
     """
-    if name not in EXPERIMENT_SPECS:
-        raise ConfigError(f"experiment {name!r} is not implemented yet{suggest(name, EXPERIMENT_SPECS)}; "
-                          f"available: {', '.join(EXPERIMENT_SPECS)}")
-    spec = EXPERIMENT_SPECS[name]
+    spec = get_spec(name)
     variants = tuple(variants or spec.variants)
     if int(n_seeds) != n_seeds or n_seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {n_seeds}")
@@ -400,31 +491,53 @@ def run_experiment(
         raise OutputExistsError(f"{results_path} exists; pass --overwrite to run the experiment again")
     options = {"scale": scale, "device": device, "threads": threads, "overrides": overrides or {}}
     seeds = list(range(first_seed, first_seed + n_seeds))
-    configs = {(v, s): _run_config(spec, v, s, options) for v in variants for s in seeds}
+    stations = _run_config(spec, variants[0], seeds[0], options)["stream"]["stations"]
+    conditions = spec.condition_overrides(stations)
+    runs_of = {v: [c for c in conditions if spec.runs_condition(v, c)] for v in variants}
+    configs = {(v, c, s): _run_config(spec, v, s, options, conditions[c])
+               for v in variants for c in runs_of[v] for s in seeds}
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    todo = [(v, s) for (v, s) in configs if overwrite or not _is_complete(runs / f"{v}_seed{s}.h5")]
+    todo = [key for key in configs if overwrite or not _is_complete(runs / run_filename(*key))]
     if len(todo) < len(configs):
         logger.info("resuming: %d of %d runs already finished", len(configs) - len(todo), len(configs))
-    for variant, seed in tqdm(todo, desc=name, unit="run", disable=not progress):
-        cfg = configs[(variant, seed)]
+    # residual runs first: rate matching reads them
+    todo.sort(key=lambda key: key[0] == "hierarchical_rate_matched")
+    drives: dict[int, dict[str, float]] = {}
+    for variant, condition, seed in tqdm(todo, desc=name, unit="run", disable=not progress):
+        cfg = configs[(variant, condition, seed)]
         if variant == "hierarchical_rate_matched":
-            cfg = _with_rate_matching(cfg, out, seed, configs.get(("residual", seed)))
-            configs[(variant, seed)] = cfg
-        _run_one(cfg, runs / f"{variant}_seed{seed}.h5")
-    return analyse_experiment(name, out, variants, seeds, configs[(variants[0], seeds[0])], overwrite=True)
+            if seed not in drives:
+                first = runs_of[variant][0]
+                residual = runs / run_filename("residual", runs_of["residual"][0] if "residual" in runs_of else first, seed)
+                drives[seed] = _rate_matching_drive(configs[(variant, first, seed)], out, seed, residual)
+            cfg = _run_config_with_drive(cfg, drives[seed])
+            configs[(variant, condition, seed)] = cfg
+        _run_one(cfg, runs / run_filename(variant, condition, seed))
+    first = next(iter(configs))
+    return analyse_experiment(name, out, variants, seeds, configs[first], overwrite=True,
+                              conditions={v: runs_of[v] for v in variants})
 
 
 def analyse_experiment(
-    name: str, out: Path, variants: Sequence[str], seeds: Sequence[int], config: dict[str, Any], overwrite: bool = False
+    name: str, out: Path, variants: Sequence[str], seeds: Sequence[int], config: dict[str, Any], overwrite: bool = False,
+    conditions: dict[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Compute the metrics of every run, write ``results.json``, figures and ``report.md``."""
-    spec = EXPERIMENT_SPECS[name]
+    """Compute the metrics of every run, write ``results.json``, figures and ``report.md``.
+
+    ``conditions`` (variant → condition names) is needed for multi-condition experiments;
+    their ``metrics`` function then receives a :class:`RunRecords` of one variant and seed.
+    """
+    spec = get_spec(name)
     per_seed: dict[tuple[str, str, str, str], list[float]] = {}
     for variant in variants:
         for k, seed in enumerate(seeds):
-            record = read_spike_record(out / "runs" / f"{variant}_seed{seed}.h5")
-            for (station, layer, metric), value in spec.metrics(record).items():
+            if spec.conditions is None:
+                runs: Any = read_spike_record(out / "runs" / run_filename(variant, "", seed))
+            else:
+                names = (conditions or {}).get(variant, [])
+                runs = RunRecords({c: out / "runs" / run_filename(variant, c, seed) for c in names})
+            for (station, layer, metric), value in spec.metrics(runs).items():
                 per_seed.setdefault((variant, station, layer, metric), [math.nan] * len(seeds))[k] = value
     metrics = build_metrics(per_seed)
     results = {
@@ -433,6 +546,7 @@ def analyse_experiment(
         "config": config,
         "seeds": list(seeds),
         "variants": list(variants),
+        **({"conditions": {v: list(c) for v, c in conditions.items()}} if spec.conditions is not None and conditions else {}),
         "metrics": metrics,
         "verdicts": spec.verdicts(metrics, variants),
     }
@@ -450,6 +564,8 @@ def _figures(spec: ExperimentSpec, results: dict[str, Any], directory: Path) -> 
     for metric in spec.figures:
         fig = plot_stream_metric(results["metrics"], metric, ylabel=labels.get(metric, metric))
         save_figure(fig, directory / metric, overwrite=True)
+    if spec.figure_hook is not None:
+        spec.figure_hook(results, directory)
 
 
 def write_report(directory: str | os.PathLike[str]) -> Path:
@@ -464,7 +580,7 @@ def write_report(directory: str | os.PathLike[str]) -> Path:
     path = directory / "results.json"
     try:
         results = json.loads(path.read_text())
-        spec = EXPERIMENT_SPECS[results["experiment"]]
+        spec = get_spec(results["experiment"])
         missing = {"metrics", "verdicts", "variants"} - set(results)
         if missing:
             raise KeyError(f"missing {sorted(missing)}")
