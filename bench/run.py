@@ -1,7 +1,8 @@
 """Run every benchmark module ``bench/bench_*.py`` and write its JSON under ``--out``.
 
 Each module defines ``run(out_dir: pathlib.Path, quick: bool) -> dict`` and writes
-``<out_dir>/<name>.json`` itself (via ``analysis.outputs.write_json``). Benchmarks report
+``<out_dir>/<name>.json`` itself (via ``analysis.outputs.write_json``); at the end
+``bench/report.py`` renders every JSON of ``--out`` into ``bench/RESULTS.md``. Benchmarks report
 ratios against a reference run on the same machine in the same run, never absolute
 pass/fail timings.
 
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         module.run(out, quick=args.quick)
         logging.info("benchmark %s done in %.1f s", name, time.perf_counter() - t0)
+    # RESULTS.md from every JSON of the directory (also the benchmarks not rerun now)
+    sys.path.insert(0, str(HERE))
+    import report
+
+    report.write_report(out)
     return 0
 
 

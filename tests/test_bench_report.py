@@ -1,0 +1,91 @@
+"""bench/report.py renders a synthetic results directory into the expected Markdown rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPORT = Path(__file__).resolve().parent.parent / "bench" / "report.py"
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("bench_report_under_test", REPORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ab_doc() -> dict:
+    """A pd14_ab result with round numbers chosen so that every ratio is exact."""
+    nest = {"engine": "NEST 3.10", "build_s": 1.5, "compile_s": 0.0, "synaptic_events_per_s": 2.0e6,
+            "peak_rss_bytes": 512 * 2**20, "n_rounds": 2}
+    return {
+        "benchmark": "pd14_ab", "what": "synthetic A/B", "scale": 0.1, "cpu_count": 2,
+        "provenance": {"platform": "Linux-test", "created": "2026-11-22T23:00:00+00:00", "git_revision": "abc"},
+        "load_average_start": [4.0, 3.0, 2.0], "load_average_end": [6.0, 5.0, 4.0],
+        "configurations": {
+            "nest_2threads": {**nest, "simulate_s_per_bio_s": 8.0, "simulate_s_per_bio_s_range": [7.5, 8.5]},
+            "cpp_standalone_2t": {"engine": "ours", "build_s": 2.0, "compile_s": 30.0, "simulate_s_per_bio_s": 2.0,
+                                  "simulate_s_per_bio_s_range": [1.5, 2.5], "synaptic_events_per_s": 4.0e6,
+                                  "peak_rss_bytes": 256 * 2**20, "n_rounds": 2},
+        },
+        "sim_time_ratios": {"nest_2threads_over_cpp_standalone_2t": {
+            "of_medians": 4.0, "median_of_paired_rounds": 4.5, "paired_rounds": [4.0, 5.0]}},
+        "targets": [{"what": "NEST 2 threads / ours 2 threads", "measured": 4.5, "target": ">= 6.0", "met": False},
+                    {"what": "real-time factor", "measured": 2.0, "target": "<= 1.0", "met": False}],
+    }
+
+
+@pytest.fixture()
+def results_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "results"
+    d.mkdir()
+    (d / "pd14_ab.json").write_text(json.dumps(_ab_doc()))
+    (d / "newbench.json").write_text(json.dumps({
+        "benchmark": "newbench", "what": "a benchmark without a renderer", "events_per_s": 1234567.0,
+        "targets": [{"what": "events/s", "measured": 1234567.0, "target": ">= 1e6", "met": True}]}))
+    (d / "broken.json").write_text("{not json")
+    return d
+
+
+@pytest.fixture()
+def text(report, results_dir: Path) -> str:
+    return report.render_markdown(report.load_results(results_dir))
+
+
+def test_pd14_ab_table_rows(text: str) -> None:
+    # Expected cells computed by hand from _ab_doc(): 256 MiB, 4.0e6 -> "4.0 M", ratios 4.5 / 4.0,
+    # and the issue-#8 reference range for standalone 2 threads at scale 0.1 (1.9-2.3 s).
+    assert "| cpp_standalone_2t | ours | 2.0 | 30 | 2.00 [1.50–2.50] | 4.0 M | 256 | 4.50 | 4.00 | 1.9–2.3 |" in text
+    # NEST over itself is exactly 1 and has no ratio entry: the cells stay "-"; reference 7.4-7.8 s (issue #8).
+    assert "| nest_2threads | NEST 3.10 | 1.5 | 0 | 8.00 [7.50–8.50] | 2.0 M | 512 | - | - | 7.4–7.8 |" in text
+    # paired per-round ratios 4.0 and 5.0 as written in the synthetic file
+    assert "| nest_2threads_over_cpp_standalone_2t | 4.50 | 4.00, 5.00 |" in text
+
+
+def test_machine_date_and_missed_targets(text: str) -> None:
+    # load averages 4.0 and 6.0 are the first entries of the two recorded triples
+    assert "**Machine:** 2 cores; Linux-test; 1-min load average 4.0–6.0 during the run; git abc" in text
+    assert "**Date:** 2026-11-22T23:00:00+00:00" in text
+    assert "- **MISSED**: NEST 2 threads / ours 2 threads: measured 4.50, target >= 6.0." in text
+    assert "**Targets:** 0 of 2 met." in text
+    # two missed targets in pd14_ab, none in newbench (its single target is met)
+    assert "**Missed targets:** `pd14_ab` (2)." in text
+
+
+def test_generic_section_and_unreadable_file(text: str) -> None:
+    # 1234567.0 printed with thousands separators by fmt (3 significant digits asked, >= 1000)
+    assert "| events_per_s | 1,234,567 |" in text
+    assert "- met: events/s: measured 1,234,567, target >= 1e6." in text
+    assert "broken" not in text  # an unreadable JSON is skipped, not fatal
+
+
+def test_write_report_to_results_dir(report, results_dir: Path) -> None:
+    path = report.write_report(results_dir)
+    # outside bench/results the report goes next to the JSON files
+    assert path == results_dir / "RESULTS.md"
+    assert path.read_text().count("\n## ") == 2  # pd14_ab and newbench; broken.json skipped
