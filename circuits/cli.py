@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Hooks that add subcommands owned by other modules: ``register(subparsers)``.
 _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+_EXTRA_COMMANDS.append(lambda sub: __import__("circuits.sweep", fromlist=["register"]).register(sub))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

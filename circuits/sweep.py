@@ -1,0 +1,388 @@
+"""``ventral-columns sweep``: seeds × parameter values as independent runs scheduled by Dask.
+
+A sweep runs :func:`circuits.run.run_stream` once for every combination of a master seed and
+the values given with ``--set KEY=V1,V2,...`` (the cartesian product), each run in its own
+Python process (as :mod:`circuits.experiments` does), scheduled by Dask.
+
+Layout of a sweep directory::
+
+    OUT/runs/<name>.h5      one HDF5 file per run, e.g. seed2_stream.shortcut_scale=0.5.h5
+    OUT/runs/<name>.json    the run's record (params, seed, wall time, status), written when it ends
+    OUT/sweep.json          the sweep (configuration, grid, seeds) and every run's record
+
+Resume: a rerun of the same sweep skips every run whose HDF5 file is complete (status
+``"skipped"``, with the wall time of the run that wrote it). A failed run is retried
+(``retries`` times) and then reported with its error as ``"failed"``; it never disappears from
+``sweep.json``.
+
+Scheduling: every task only starts a child process and waits for it, so the isolation comes
+from the child, and Dask's threaded scheduler with ``workers`` threads is the simplest scheduler
+that runs ``workers`` isolated runs at a time (no cluster to start, nothing to pickle). With
+``scheduler=ADDRESS`` the tasks go to a running ``dask.distributed`` scheduler instead (for
+example one started by ``dask-jobqueue`` on SLURM; see ``docs/sweep.md``): the output directory
+must then be on a file system the workers share.
+
+``cpp_standalone`` runs of one network structure reuse a build directory (``circuits/run.py``,
+one slot per concurrent run), so after the first build of each slot a run recompiles only
+what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import ConfigError, OutputExistsError, VentralColumnsError, suggest
+
+__all__ = ["parse_assignments", "expand_sweep", "run_sweep", "format_summary", "register"]
+
+logger = logging.getLogger(__name__)
+
+SWEEP_FILE = "sweep.json"
+#: Keys a sweep sets itself.
+_RESERVED = {"run.master_seed": "the seeds come from --seeds (first seed: run.master_seed of the configuration)"}
+
+
+def _dotted_keys() -> list[str]:
+    from circuits.config import SCHEMA
+
+    return [f"{table}.{key}" for table, keys in SCHEMA.items() for key in keys]
+
+
+def _parse_values(text: str) -> list[Any]:
+    """The comma-separated values of one ``--set``: TOML values, bare words as strings.
+
+    Examples
+    --------
+    >>> _parse_values("0.5,1")
+    [0.5, 1]
+    >>> _parse_values("hierarchical,residual")
+    ['hierarchical', 'residual']
+    >>> _parse_values('["v1"],["v1","v2"]')
+    [['v1'], ['v1', 'v2']]
+    >>> _parse_values("10 Hz, 20 Hz")
+    ['10 Hz', '20 Hz']
+    """
+    try:
+        return list(tomllib.loads(f"v = [{text}]")["v"])
+    except tomllib.TOMLDecodeError:
+        pass
+    values: list[Any] = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            values.append(tomllib.loads(f"v = {item}")["v"])
+        except tomllib.TOMLDecodeError:
+            values.append(item)
+    return values
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["stream.shortcut_scale=0.5,1", ...]`` → ``{"stream.shortcut_scale": [0.5, 1]}``.
+
+    A key given twice collects the values of both.
+
+    Raises
+    ------
+    ConfigError
+        An item without ``=``, an unknown key (with the nearest valid key), a reserved key,
+        or no value.
+    """
+    valid = _dotted_keys()
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE[,VALUE...], e.g. stream.shortcut_scale=0.5,1")
+        if key in _RESERVED:
+            raise ConfigError(f"--set {key}: not a sweep parameter; {_RESERVED[key]}")
+        if key not in valid:
+            raise ConfigError(f"--set {key}: unknown configuration key{suggest(key, valid)} "
+                              "(keys are TABLE.KEY, see `ventral-columns config show`)")
+        values = _parse_values(text) if text.strip() else []
+        if not values:
+            raise ConfigError(f"--set {key}: no value given")
+        grid.setdefault(key, []).extend(values)
+    return grid
+
+
+def _slug(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ""))
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-") or "x"
+
+
+def expand_sweep(cfg: dict[str, Any], grid: dict[str, list[Any]], n_seeds: int) -> list[dict[str, Any]]:
+    """Every (seed, values) combination as a task: name, seed, params and resolved configuration.
+
+    Seeds are ``cfg["run"]["master_seed"]`` and the ``n_seeds - 1`` following integers. Every
+    configuration is validated here, before anything runs.
+
+    Raises
+    ------
+    ConfigError
+        A value the configuration does not accept (message naming the key), ``n_seeds`` < 1.
+    """
+    from itertools import product
+
+    from circuits.config import resolve_config
+
+    if int(n_seeds) != n_seeds or n_seeds < 1:
+        raise ConfigError(f"--seeds must be a positive integer, got {n_seeds}")
+    first = int(cfg["run"]["master_seed"])
+    keys = list(grid)
+    tasks = []
+    for seed in range(first, first + int(n_seeds)):
+        for values in product(*(grid[k] for k in keys)):
+            params = dict(zip(keys, values))
+            user = {k: copy.deepcopy(v) for k, v in cfg.items() if k != "derived"}
+            user["run"]["master_seed"] = seed
+            for key, value in params.items():
+                table, name = key.split(".")
+                user[table][name] = value
+            try:
+                resolved = resolve_config(user)
+            except ConfigError as exc:
+                raise ConfigError(f"--set {', '.join(f'{k}={v!r}' for k, v in params.items())}: {exc}") from None
+            name = "_".join([f"seed{seed}", *(f"{k}={_slug(v)}" for k, v in params.items())])
+            tasks.append({"name": name, "seed": seed, "params": params, "config": resolved})
+    names = [t["name"] for t in tasks]
+    if len(set(names)) < len(names) or max(len(n) for n in names) > 150:
+        # lossy slugs (or very long values): names from a digest of the parameters instead
+        for t in tasks:
+            digest = hashlib.sha1(json.dumps(t["params"], sort_keys=True).encode()).hexdigest()[:10]
+            t["name"] = f"seed{t['seed']}_{digest}"
+    return tasks
+
+
+def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
+    """Run one task (with retries) in a child process; write and return its record."""
+    from analysis.hdf5_io import read_provenance
+    from analysis.outputs import write_json
+    from circuits.experiments import _run_one
+
+    runs = Path(out) / "runs"
+    path = runs / f"{task['name']}.h5"
+    record = {"name": task["name"], "seed": task["seed"], "params": task["params"],
+              "path": str(path.relative_to(out)), "status": "failed", "attempts": 0, "error": None}
+    t0 = time.perf_counter()
+    for attempt in range(1, retries + 2):
+        record["attempts"] = attempt
+        try:
+            _run_one(task["config"], path)
+        except VentralColumnsError as exc:
+            record["error"] = str(exc)
+            logger.warning("%s: attempt %d failed: %s", task["name"], attempt, exc)
+            continue
+        record.update(status="done", error=None)
+        break
+    record["wall_time_s"] = time.perf_counter() - t0
+    if record["status"] == "done":
+        record["run_wall_time_s"] = read_provenance(path).get("wall_time_s")
+    write_json(runs / f"{task['name']}.json", record, overwrite=True)
+    return record
+
+
+def _finished(task: dict[str, Any], out: Path) -> dict[str, Any] | None:
+    """The record of a run finished earlier (complete HDF5 file), status ``"skipped"``."""
+    from circuits.experiments import _is_complete
+
+    path = out / "runs" / f"{task['name']}.h5"
+    if not _is_complete(path):
+        return None
+    sidecar = path.with_suffix(".json")
+    try:
+        record = json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError):
+        record = {"name": task["name"], "seed": task["seed"], "params": task["params"],
+                  "path": str(path.relative_to(out)), "attempts": None, "error": None, "wall_time_s": None}
+    record["status"] = "skipped"
+    return record
+
+
+def _compute(todo: list[dict[str, Any]], out: Path, workers: int, scheduler: str | None, retries: int,
+             progress: bool) -> list[dict[str, Any]]:
+    """Run ``todo`` on Dask; records in the order of ``todo``."""
+    import dask
+    from tqdm import tqdm
+
+    delayed = [dask.delayed(_execute, pure=False)(task, str(out), retries) for task in todo]
+    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress)
+    lock = threading.Lock()
+    try:
+        if scheduler:
+            from distributed import Client, as_completed
+
+            with Client(scheduler) as client:
+                futures = client.compute(delayed)
+                for _ in as_completed(futures):
+                    bar.update()
+                return client.gather(futures)
+        from dask.callbacks import Callback
+
+        names = {d.key for d in delayed}
+
+        def posttask(key, result, dsk, state, worker_id):
+            if key in names:
+                with lock:
+                    bar.update()
+
+        with Callback(posttask=posttask):
+            return list(dask.compute(*delayed, scheduler="threads", num_workers=workers))
+    finally:
+        bar.close()
+
+
+def run_sweep(
+    config: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    n_seeds: int = 1,
+    grid: dict[str, list[Any]] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    retries: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) a sweep and write ``OUT/sweep.json``.
+
+    Parameters
+    ----------
+    config : path
+        TOML configuration of every run (``ventral-columns config show --doc``).
+    out : path
+        Sweep directory.
+    n_seeds : int
+        Master seeds ``run.master_seed`` … ``run.master_seed + n_seeds - 1``.
+    grid : dict, optional
+        Dotted configuration key → values (:func:`parse_assignments`); runs cover seeds × the
+        cartesian product of the values.
+    workers : int
+        Runs at a time on this machine (ignored with ``scheduler``).
+    scheduler : str, optional
+        Address of a running ``dask.distributed`` scheduler (``tcp://host:8786``).
+    overwrite : bool
+        Rerun finished runs, and replace a ``sweep.json`` of another sweep.
+    retries : int
+        Further attempts of a failed run.
+    progress : bool
+        Show a progress bar over runs.
+
+    Returns
+    -------
+    dict
+        The ``sweep.json`` document: ``sweep`` (configuration, grid, seeds, workers), ``runs``
+        (per run: ``name``, ``seed``, ``params``, ``path``, ``status`` in ``done``/``skipped``/
+        ``failed``, ``wall_time_s``, ``attempts``, ``error``, ``run_wall_time_s`` = the run's own
+        build/compile/simulate/write times), ``counts`` and ``wall_time_s``.
+
+    Raises
+    ------
+    ConfigError
+        Bad configuration, key or value, before any run starts.
+    OutputExistsError
+        ``OUT/sweep.json`` belongs to a different sweep and ``overwrite`` is not set.
+    """
+    from analysis.outputs import write_json
+    from analysis.provenance import collect_provenance
+    from circuits.config import load_config
+
+    if int(workers) != workers or workers < 1:
+        raise ConfigError(f"--workers must be a positive integer, got {workers}")
+    if int(retries) != retries or retries < 0:
+        raise ConfigError(f"retries must be a non-negative integer, got {retries}")
+    t0 = time.perf_counter()
+    cfg = load_config(config)
+    grid = dict(grid or {})
+    tasks = expand_sweep(cfg, grid, n_seeds)
+    out = Path(out)
+    spec = {"config": str(Path(config).resolve()), "base_config": {k: v for k, v in cfg.items() if k != "derived"},
+            "grid": grid, "seeds": sorted({t["seed"] for t in tasks})}
+    sweep_path = out / SWEEP_FILE
+    if sweep_path.exists() and not overwrite:
+        try:
+            previous = json.loads(sweep_path.read_text()).get("sweep", {})
+        except (OSError, json.JSONDecodeError):
+            previous = {}
+        if {k: previous.get(k) for k in ("base_config", "grid", "seeds")} != json.loads(
+                json.dumps({k: spec[k] for k in ("base_config", "grid", "seeds")})):
+            raise OutputExistsError(f"{sweep_path} belongs to a different sweep; pass --overwrite or another --out")
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for task in tasks:
+        done = None if overwrite else _finished(task, out)
+        if done is None:
+            todo.append(task)
+        else:
+            records[task["name"]] = done
+    if records:
+        logger.info("resuming: %d of %d runs already finished", len(records), len(tasks))
+    for record in _compute(todo, out, int(workers), scheduler, int(retries), progress):
+        records[record["name"]] = record
+    runs = [records[t["name"]] for t in tasks]
+    counts = {s: sum(r["status"] == s for r in runs) for s in ("done", "skipped", "failed")}
+    doc = {"sweep": {**spec, "n_runs": len(tasks), "workers": int(workers), "scheduler": scheduler or "threads",
+                     "retries": int(retries)},
+           "runs": runs, "counts": counts, "wall_time_s": time.perf_counter() - t0,
+           "provenance": collect_provenance(seeds={"master": spec["seeds"]})}
+    write_json(sweep_path, doc, overwrite=True)
+    return doc
+
+
+def format_summary(doc: dict[str, Any]) -> str:
+    """The table of all runs of a ``sweep.json`` document, one line per run."""
+    width = max([len(r["name"]) for r in doc["runs"]] + [3])
+    lines = [f"{'run':<{width}}  {'status':<8}{'wall (s)':>10}{'attempts':>10}  error"]
+    for r in doc["runs"]:
+        wall = "-" if r.get("wall_time_s") is None else f"{r['wall_time_s']:.1f}"
+        attempts = "-" if r.get("attempts") is None else str(r["attempts"])
+        lines.append(f"{r['name']:<{width}}  {r['status']:<8}{wall:>10}{attempts:>10}  {r.get('error') or ''}".rstrip())
+    c = doc["counts"]
+    lines.append(f"{len(doc['runs'])} runs: {c['done']} done, {c['skipped']} skipped (finished earlier), "
+                 f"{c['failed']} failed; {doc['wall_time_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    grid = parse_assignments(args.set or [])
+    doc = run_sweep(args.config, args.out, n_seeds=args.seeds, grid=grid, workers=args.workers,
+                    scheduler=args.scheduler, overwrite=args.overwrite, retries=args.retries)
+    print(format_summary(doc))
+    print(f"wrote {Path(args.out) / SWEEP_FILE}")
+    return 1 if doc["counts"]["failed"] else 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sweep`` subcommand (hook of :data:`circuits.cli._EXTRA_COMMANDS`)."""
+    from circuits.cli import _positive_int
+
+    p = subparsers.add_parser(
+        "sweep", help="run seeds x parameter values as independent runs on Dask",
+        description="Run the cartesian product of seeds and --set values, one HDF5 file per run, "
+                    "on Dask (local threads driving one process per run, or a dask.distributed scheduler); "
+                    "a rerun resumes (finished runs are skipped). Exit status 1 when a run failed.",
+    )
+    p.add_argument("config", help="TOML configuration of every run")
+    p.add_argument("--out", required=True, help="sweep directory (runs/*.h5, sweep.json)")
+    p.add_argument("--seeds", type=_positive_int, default=1, help="number of master seeds (default 1)")
+    p.add_argument("--set", "--grid", action="append", metavar="KEY=V1[,V2...]", dest="set",
+                   help="configuration key and its values, e.g. stream.shortcut_scale=0.5,1 (repeatable)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="runs at a time on this machine (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running dask.distributed scheduler (default: local)")
+    p.add_argument("--retries", type=int, default=1, help="further attempts of a failed run (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="rerun finished runs; replace another sweep's sweep.json")
+    p.set_defaults(handler=_cmd_sweep)
