@@ -214,6 +214,18 @@ def _gain_timelines(cfg: dict[str, Any], protocol: Protocol, seeds: dict[str, in
     return {pop: (frame * second, values) for pop, values in timelines.items()}
 
 
+def _trial_gains(cfg: dict[str, Any], protocol: Protocol, gains: dict[str, tuple[Quantity, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``ff_gain_<station>``: the feedforward gain injected at each epoch's onset (``gain_noise`` stations).
+
+    Stored in ``/trials`` so that noise-transfer analyses read the injected gains instead
+    of re-deriving them from the seed.
+    """
+    stations = sorted({st for m in cfg.get("manipulation", []) if m["kind"] == "gain_noise" for st in m["stations"]})
+    onsets = np.asarray(protocol.epoch_start_frames)
+    return {f"ff_gain_{st}": np.asarray(gains[f"{st}_l4_exc"][1], float)[onsets] for st in stations
+            if f"{st}_l4_exc" in gains}
+
+
 def _apply_manipulations(stream: VentralStream, cfg: dict[str, Any]) -> dict[str, tuple[float, float]]:
     """Silencing windows and tonic drives; returns the silenced windows per population (s)."""
     silenced: dict[str, tuple[float, float]] = {}
@@ -397,8 +409,11 @@ def run_stream(
         for name in stream.populations:
             writer.write_nodes(name, stream.node_table(name))
         trials = protocol.trials_table()
+        trials.update(_trial_gains(cfg, protocol, gains))
         writer.write_trials(trials)
-        writer.write_stimulus({"protocol": protocol.describe(), "lgn_mosaic": mosaic.describe()})
+        # The noise patterns themselves (not only their seed): RF mapping needs no rebuild.
+        writer.write_stimulus({"protocol": protocol.describe(), "lgn_mosaic": mosaic.describe()},
+                              arrays=protocol.noise_arrays())
         starts, stops = np.asarray(trials["start"], float), np.asarray(trials["stop"], float)
         for name, monitor in stream.charge_monitors.items():
             sample = stream.charge_sample[name]

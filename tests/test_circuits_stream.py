@@ -157,3 +157,28 @@ def test_prepare_run_is_variant_independent():
     b = prepare_run(_cfg(stream={"variant": "shuffled_skip"}))
     np.testing.assert_array_equal(a.lgn_spikes["lgn_on"].times, b.lgn_spikes["lgn_on"].times)
     np.testing.assert_array_equal(a.mosaic.x_deg, b.mosaic.x_deg)
+
+
+def test_injected_gains_and_noise_patterns_are_stored(tmp_path):
+    cfg = _cfg(
+        stream={"stations": ["v1"]},
+        stimulus={"protocol": "sparse_noise", "duration": "0.2 s", "trial_duration": "0.1 s",
+                  "noise_frame_duration": "50 ms"},
+        manipulation=[{"kind": "gain_noise", "stations": ["v1"], "value": 0.3}],
+    )
+    path = run_stream(cfg, tmp_path / "noise.h5")
+    record = read_spike_record(path)
+    gains = np.asarray(record.trials["ff_gain_v1"])
+    # One gain per epoch drawn from N(1, 0.3) clipped at 0 (circuits/run.py _gain_timelines):
+    # two epochs, distinct values, none negative.
+    assert gains.shape == (2,) and gains[0] != gains[1] and np.all(gains >= 0)
+    # The same seed gives the same gains: they derive from the trial_noise seed only.
+    again = prepare_run(cfg)
+    from circuits.run import _gain_timelines
+
+    line = _gain_timelines(cfg, again.protocol, again.seeds)["v1_l4_exc"][1]
+    np.testing.assert_array_equal(gains, line[again.protocol.epoch_start_frames])
+    # The stored noise patterns equal the protocol's (4 noise frames of 50 ms in 0.2 s).
+    expected = again.protocol.noise_arrays()
+    assert record.stimulus_arrays["noise_patterns"].shape[0] == 4
+    np.testing.assert_array_equal(record.stimulus_arrays["noise_patterns"], expected["noise_patterns"])
