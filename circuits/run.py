@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from brian2 import Quantity, amp, second
+from brian2 import Quantity, Synapses, amp, second
 from tqdm import tqdm
 
 from analysis.errors import ConfigError, VentralColumnsError
@@ -212,6 +212,15 @@ def _gain_timelines(cfg: dict[str, Any], protocol: Protocol, seeds: dict[str, in
                 line = timelines.setdefault(f"{station}_l5_exc", np.ones(n_frames))
                 line *= np.where(window, manip["value"], 1.0)
     return {pop: (frame * second, values) for pop, values in timelines.items()}
+
+
+def _synapses_by_source(stream: VentralStream) -> dict[str, int]:
+    """Synapse count per presynaptic group (every Synapses object): spikes × this = delivered events."""
+    out: dict[str, int] = {}
+    for obj in stream.network.objects:
+        if isinstance(obj, Synapses):
+            out[obj.source.name] = out.get(obj.source.name, 0) + int(len(obj))
+    return out
 
 
 def _trial_gains(cfg: dict[str, Any], protocol: Protocol, gains: dict[str, tuple[Quantity, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -425,6 +434,7 @@ def run_stream(
             "lgn_cells": {pop: mosaic.n_nodes(pop) for pop in mosaic.populations},
             "wiring": stream.wiring_stats,
             "projections": {name: int(len(syn)) for name, syn in stream.projections.items()},
+            "synapses_by_source": _synapses_by_source(stream),
         }
         writer.write_config(resolved)
         writer.write_provenance(

@@ -182,3 +182,15 @@ def test_injected_gains_and_noise_patterns_are_stored(tmp_path):
     expected = again.protocol.noise_arrays()
     assert record.stimulus_arrays["noise_patterns"].shape[0] == 4
     np.testing.assert_array_equal(record.stimulus_arrays["noise_patterns"], expected["noise_patterns"])
+
+
+def test_synapse_counts_by_source_match_the_projections(residual_file):
+    from analysis.hdf5_io import read_config
+
+    derived = read_config(residual_file)["derived"]
+    by_source = derived["synapses_by_source"]
+    lgn = sum(n for name, n in derived["projections"].items() if name.startswith("lgn_to_"))
+    # The LGN only has the thalamic projections: the two counts are the same synapses.
+    assert by_source["lgn"] == lgn
+    # Every cortical population has recurrent targets (PD14 table restricted to L2/3-L5).
+    assert all(by_source.get(name, 0) > 0 for name in derived["sizes"])
