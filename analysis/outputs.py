@@ -11,6 +11,13 @@ partial_path
     The name under which an interrupted output is kept when asked.
 write_json
     Atomically write a JSON document.
+write_failure
+    The reason when an exception is a failed write (full disk, file size limit, quota).
+
+Classes
+-------
+OutputWriteError
+    An output could not be written; nothing was left under its final name.
 
 A rename within one directory is atomic on POSIX file systems (``os.replace``), so a
 reader never sees a half-written file under the final name, whatever interrupts us.
@@ -19,9 +26,11 @@ reader never sees a half-written file under the final name, whatever interrupts 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +38,60 @@ from typing import Any
 
 from analysis.errors import OutputExistsError, VentralColumnsError
 
-__all__ = ["check_output_path", "atomic_output", "partial_path", "write_json", "json_default"]
+__all__ = [
+    "OutputWriteError",
+    "check_output_path",
+    "atomic_output",
+    "partial_path",
+    "write_json",
+    "json_default",
+    "write_failure",
+]
 
 logger = logging.getLogger(__name__)
+
+#: errno values of a write that failed for lack of room or a broken device, not a bug.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+class OutputWriteError(VentralColumnsError, OSError):
+    """An output could not be written (disk full, file size limit, quota, I/O error).
+
+    Also an :class:`OSError`, so callers that caught the raw failure still catch it.
+    """
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """The reason (``os.strerror``) when ``exc`` is a failed write to disk, else ``None``.
+
+    Recognises an :class:`OSError` with one of the errno values of a full disk, a file
+    size limit (``RLIMIT_FSIZE``), a quota, an I/O error or a read-only file system, and
+    HDF5's errors, which carry the errno only in their text (``"errno = 28"``).
+
+    Examples
+    --------
+    >>> write_failure(OSError(28, "No space left on device"))
+    'No space left on device'
+    >>> write_failure(RuntimeError("Can't close dataset (file write failed: errno = 27, ...)"))
+    'File too large'
+    >>> write_failure(KeyError("x")) is None
+    True
+    """
+    if isinstance(exc, OutputWriteError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        return os.strerror(exc.errno)
+    if isinstance(exc, (OSError, RuntimeError)):
+        match = re.search(r"errno = (\d+)", str(exc))
+        if match and int(match.group(1)) in _WRITE_ERRNOS:
+            return os.strerror(int(match.group(1)))
+    return None
+
+
+def _write_error(final: Path, reason: str) -> OutputWriteError:
+    return OutputWriteError(
+        f"cannot write {final}: {reason} (disk full or file size limit?); nothing was written under that name"
+    )
 
 
 def json_default(obj: Any) -> Any:
@@ -108,29 +168,49 @@ def atomic_output(
     ------
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
+    OutputWriteError
+        The block failed to write (full disk, file size limit...): the temporary file is
+        removed, even with ``keep_partial``.
     """
     final = check_output_path(path, overwrite)
     # hidden, unique, and ending in the final suffix (writers such as pynwb check it)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
+        reason = write_failure(exc)
         if tmp.exists():
-            if keep_partial:
+            # A write that failed for lack of room leaves a file that is likely unreadable
+            # and only takes more of the full disk: it is never kept, even as partial.
+            if keep_partial and reason is None:
                 kept = partial_path(final)
                 os.replace(tmp, kept)
                 logger.warning("interrupted: kept the partial output as %s", kept)
             else:
                 tmp.unlink()
+        if reason is not None and not isinstance(exc, OutputWriteError):
+            raise _write_error(final, reason) from None
         raise
     if final.exists() and not overwrite:
         tmp.unlink(missing_ok=True)
         raise OutputExistsError(f"output {final} appeared while writing; not replaced")
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(final, exc.strerror or type(exc).__name__) from None
 
 
 def write_json(path: str | os.PathLike[str], document: Any, overwrite: bool = False) -> Path:
-    """Atomically write ``document`` as indented JSON (numpy values converted)."""
+    """Atomically write ``document`` as indented JSON (numpy values converted).
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is false.
+    OutputWriteError
+        The disk is full or a file size limit was hit; ``path`` is untouched.
+    """
     with atomic_output(path, overwrite=overwrite) as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, default=json_default, allow_nan=True)

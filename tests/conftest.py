@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+pytest_plugins = ["battery_counts"]
+
 
 @pytest.fixture(autouse=True)
 def _reset_brian2_state():
