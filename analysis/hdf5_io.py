@@ -127,18 +127,52 @@ def _timed(method: Any) -> Any:
         self._depth += 1
         t0 = time.perf_counter()
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
+            if self._depth == 1:
+                # Metadata otherwise reaches the disk when a dataset handle is freed, where
+                # h5py can only print a failure and go on: flushing here raises it instead.
+                self._file.flush()
+            return result
         except (OSError, RuntimeError) as exc:
             reason = write_failure(exc)
             if reason is None or isinstance(exc, OutputWriteError):
                 raise
-            raise self._write_error(reason) from None
+            # Every later call (e.g. a caller's cleanup that sets the window) raises this
+            # same error without touching the file again: another failed HDF5 write would
+            # replace the cause with a misleading message, and HDF5 may crash at close.
+            self._failure = self._write_error(reason)
+            _quiet_h5py_after_failed_write()
+            raise self._failure from None
         finally:
             self._depth -= 1
             if self._depth == 0:
                 self._busy += time.perf_counter() - t0
 
     return wrapper
+
+
+def _quiet_h5py_after_failed_write() -> None:
+    """Log, instead of printing, h5py's deallocation errors caused by a failed write.
+
+    Once a write has failed, every h5py handle freed later tries to flush its metadata,
+    fails the same way, and h5py reports it through :data:`sys.unraisablehook` (a
+    traceback on stderr per handle). Those reports repeat the error the writer already
+    raised; other unraisable exceptions still reach the previous hook. Installed once.
+    """
+    import sys
+
+    previous = sys.unraisablehook
+    if getattr(previous, "_ventral_columns", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if "h5py" in str(unraisable.object) and write_failure(unraisable.exc_value) is not None:
+            logger.debug("h5py after a failed write: %s", _first_line(unraisable.exc_value))
+            return
+        previous(unraisable)
+
+    hook._ventral_columns = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 def _json_dataset(parent: h5py.Group, name: str, document: Mapping[str, Any]) -> None:
@@ -175,8 +209,8 @@ class SpikeFileWriter:
     OutputExistsError
         The file exists and ``overwrite`` is false.
     OutputWriteError
-        A write failed (full disk, file size limit, quota): raised by the call that
-        failed; the temporary file is removed, even with ``keep_partial``.
+        A write failed (full disk, file size limit, quota, no permission): raised by the
+        call that failed; the temporary file is removed, even with ``keep_partial``.
 
     Examples
     --------
@@ -214,6 +248,7 @@ class SpikeFileWriter:
         self._n_nodes: dict[str, int] = {}
         self._provenance: dict[str, Any] | None = None
         self._closed = False
+        self._failure: OutputWriteError | None = None  # set by the first failed write
         try:
             # The default (earliest) format keeps files readable by older HDF5 libraries, e.g.
             # the HDF5 1.14 inside libsonata; libver="latest" writes layout messages they reject.
@@ -431,6 +466,9 @@ class SpikeFileWriter:
         """Finalise: write provenance, mark complete, close and rename to the final name."""
         if self._closed:
             return self.path
+        if self._failure is not None:
+            self.abort(self._failure)
+            raise self._failure
         try:
             if "config" not in self._file:
                 _json_dataset(self._file, "config", {})
@@ -455,6 +493,8 @@ class SpikeFileWriter:
         if self._closed:
             return
         self._closed = True
+        if self._failure is not None:  # a failed write decides: nothing is kept
+            exc = self._failure
         failed_write = exc is not None and write_failure(exc) is not None
         try:
             if self._file.id.valid:
@@ -470,12 +510,11 @@ class SpikeFileWriter:
         self._ctx.__exit__(type(reason), reason, None)
 
     def _write_error(self, reason: str) -> OutputWriteError:
-        return OutputWriteError(
-            f"cannot write {self.path}: {reason} (disk full or file size limit?); "
-            f"nothing was written under that name"
-        )
+        return OutputWriteError.for_path(self.path, reason)
 
     def _check_open(self) -> None:
+        if self._failure is not None:
+            raise self._failure
         if self._closed:
             raise SpikeDataError(f"writer for {self.path} is closed")
 

@@ -50,23 +50,32 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: errno values of a write that failed for lack of room or a broken device, not a bug.
-_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS})
+#: errno values of a write refused by the system (no room, size limit, quota, no
+#: permission, read-only file system, broken device): the user's problem, not a bug.
+_WRITE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
+)
 
 
 class OutputWriteError(VentralColumnsError, OSError):
-    """An output could not be written (disk full, file size limit, quota, I/O error).
+    """An output could not be written (disk full, file size limit, quota, no permission).
 
     Also an :class:`OSError`, so callers that caught the raw failure still catch it.
     """
 
+    @classmethod
+    def for_path(cls, path: str | os.PathLike[str], reason: str) -> OutputWriteError:
+        """The one-line error for ``path`` and a reason such as ``"No space left on device"``."""
+        return cls(f"cannot write {path}: {reason}; nothing was written under that name")
+
 
 def write_failure(exc: BaseException) -> str | None:
-    """The reason (``os.strerror``) when ``exc`` is a failed write to disk, else ``None``.
+    """The reason (``os.strerror``) when ``exc`` is a write the system refused, else ``None``.
 
     Recognises an :class:`OSError` with one of the errno values of a full disk, a file
-    size limit (``RLIMIT_FSIZE``), a quota, an I/O error or a read-only file system, and
-    HDF5's errors, which carry the errno only in their text (``"errno = 28"``).
+    size limit (``RLIMIT_FSIZE``), a quota, a missing permission, a read-only file system
+    or an I/O error, and HDF5's errors, which carry the errno only in their text
+    (``"errno = 28"``).
 
     Examples
     --------
@@ -88,10 +97,6 @@ def write_failure(exc: BaseException) -> str | None:
     return None
 
 
-def _write_error(final: Path, reason: str) -> OutputWriteError:
-    return OutputWriteError(
-        f"cannot write {final}: {reason} (disk full or file size limit?); nothing was written under that name"
-    )
 
 
 def json_default(obj: Any) -> Any:
@@ -189,7 +194,7 @@ def atomic_output(
             else:
                 tmp.unlink()
         if reason is not None and not isinstance(exc, OutputWriteError):
-            raise _write_error(final, reason) from None
+            raise OutputWriteError.for_path(final, reason) from None
         raise
     if final.exists() and not overwrite:
         tmp.unlink(missing_ok=True)
@@ -198,7 +203,7 @@ def atomic_output(
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise _write_error(final, exc.strerror or type(exc).__name__) from None
+        raise OutputWriteError.for_path(final, exc.strerror or type(exc).__name__) from None
 
 
 def write_json(path: str | os.PathLike[str], document: Any, overwrite: bool = False) -> Path:
@@ -209,7 +214,8 @@ def write_json(path: str | os.PathLike[str], document: Any, overwrite: bool = Fa
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
     OutputWriteError
-        The disk is full or a file size limit was hit; ``path`` is untouched.
+        The disk is full, a file size limit was hit or the directory refuses writes;
+        ``path`` is untouched.
     """
     with atomic_output(path, overwrite=overwrite) as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:
