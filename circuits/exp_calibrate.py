@@ -203,7 +203,11 @@ def calibrate_metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], flo
 
 
 def calibrate_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]:
-    """G1, G2 and G3 with the measured values (DESIGN §5)."""
+    """G1, G2 and G3 with the measured values (DESIGN §5, issue #5 item 7).
+
+    The hierarchical latency is NaN when its V1 L5 does not respond at all; that counts as
+    "not tested" (``None``), not as a pass, because a missing response is not a late one.
+    """
     g1, g2, g3 = [], [], []
     for variant in variants:
         stations = [s for s in ("v1", "v2", "v4", "it") if s in metrics.get(variant, {})]
@@ -236,6 +240,14 @@ def calibrate_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]
     else:
         g3.append(_criterion("residual: |V1 L5 latency - V1 L4 latency| (s)", math.nan, LATENCY_TOLERANCE_S, None))
         g3.append(_criterion("residual: V1 L5 evoked response kept with L4 silenced", math.nan, EVOKED_KEPT_MIN, None))
+    # Issue #5: the hierarchical control must fail both halves of G3 (its L5 has no thalamic input).
+    if "hierarchical" in variants:
+        dl = abs(_mean(metrics, "hierarchical", "v1", "l5", "latency") - _mean(metrics, "hierarchical", "v1", "l4", "latency"))
+        g3.append(_criterion("hierarchical: |V1 L5 latency - V1 L4 latency| (s) exceeds the tolerance", dl,
+                             LATENCY_TOLERANCE_S, None if math.isnan(dl) else bool(dl > LATENCY_TOLERANCE_S)))
+        kept = _mean(metrics, "hierarchical", "v1", "l5", "evoked_kept_silence_l4")
+        g3.append(_criterion("hierarchical: V1 L5 evoked response kept with L4 silenced stays below", kept,
+                             EVOKED_KEPT_MIN, None if math.isnan(kept) else bool(kept < EVOKED_KEPT_MIN)))
     return {"G1": _verdict(g1), "G2": _verdict(g2), "G3": _verdict(g3)}
 
 
