@@ -335,6 +335,9 @@ def _stations(metrics: Mapping[str, Any], variants: Sequence[str]) -> list[str]:
 def variability_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]:
     """P2 and G4 (DESIGN §5), restated with the measured values.
 
+    "Positive" and "drops" are judged on the lower bound of the bootstrap CI over seeds
+    (DESIGN §5: over ≥ 5 seeds, bootstrap CI); with one seed that bound is the value.
+
     P2: ``a_kj > 0`` at L5 for every j < k (residual); little decay, operationalised as
     ``a_(last, j) / a_(j+1, j) ≥ 0.5`` for every j with two or more later stations (at
     least half of what reaches the next station reaches the last one); a block lesion of
@@ -347,9 +350,9 @@ def variability_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, An
     criteria = []
     for k_index, k in enumerate(stations):
         for j in stations[:k_index]:
-            value = _mean(metrics, "residual", k, "l5", f"transfer_from_{j}")
-            criteria.append(_criterion(f"residual a_kj at {k} L5 from noise at {j}", value, 0.0,
-                                       None if math.isnan(value) else value > 0))
+            low = _ci_low(metrics, "residual", k, "l5", f"transfer_from_{j}")
+            criteria.append(_criterion(f"residual a_kj at {k} L5 from noise at {j} (lower CI bound)", low, 0.0,
+                                       None if math.isnan(low) else low > 0))
     for j_index, j in enumerate(stations[:-2]):
         nearest = _mean(metrics, "residual", stations[j_index + 1], "l5", f"transfer_from_{j}")
         farthest = _mean(metrics, "residual", stations[-1], "l5", f"transfer_from_{j}")
@@ -374,10 +377,19 @@ def variability_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, An
     gate = []
     for variant in variants:
         for station in stations:
-            drop = _mean(metrics, variant, station, POOLED, "fano_drop")
-            gate.append(_criterion(f"{variant}: {station} mean-matched Fano factor drop at onset (pre - post)",
-                                   drop, 0.0, None if math.isnan(drop) else drop > 0))
+            low = _ci_low(metrics, variant, station, POOLED, "fano_drop")
+            gate.append(_criterion(f"{variant}: {station} mean-matched Fano factor drop at onset, pre - post "
+                                   "(lower CI bound)", low, 0.0, None if math.isnan(low) else low > 0))
     return {"P2": _verdict(criteria), "G4": _verdict(gate)}
+
+
+def _ci_low(metrics: dict, variant: str, station: str, layer: str, metric: str) -> float:
+    """Lower bootstrap CI bound over seeds (NaN when not measured)."""
+    try:
+        value = metrics[variant][station][layer][metric]["ci_low"]
+    except KeyError:
+        return math.nan
+    return math.nan if value is None else float(value)
 
 
 def _survival(metrics: dict, variant: str, k: str, j: str, m: str) -> float:

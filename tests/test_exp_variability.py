@@ -161,13 +161,18 @@ def test_verdicts_restate_the_design_thresholds():
     assert by_name["residual: share of a_(v2,v1) at L5 surviving a block lesion of v1 (>= 0.5)"]["value"] == pytest.approx(0.6)
     assert by_name["residual: share of a_(v2,v1) at L5 surviving a block lesion of v1 (>= 0.5)"]["passed"] is True
     assert by_name["hierarchical: share of a_(v2,v1) at L5 surviving a block lesion of v1 (< 0.1)"]["passed"] is True
-    assert by_name["residual a_kj at v2 L5 from noise at v1"]["passed"] is True
+    assert by_name["residual a_kj at v2 L5 from noise at v1 (lower CI bound)"]["passed"] is True
     # two stations: the decay criterion cannot be evaluated, so P2 stays undecided
     assert verdicts["P2"]["supported"] is None
     gate = {c["name"]: c["passed"] for c in verdicts["G4"]["criteria"]}
-    assert gate["residual: v1 mean-matched Fano factor drop at onset (pre - post)"] is True
-    assert gate["residual: v2 mean-matched Fano factor drop at onset (pre - post)"] is False
+    assert gate["residual: v1 mean-matched Fano factor drop at onset, pre - post (lower CI bound)"] is True
+    assert gate["residual: v2 mean-matched Fano factor drop at onset, pre - post (lower CI bound)"] is False
     assert verdicts["G4"]["supported"] is False
+    noisy = _metrics(0.6, 0.05)
+    noisy["residual"]["v2"]["l5"]["transfer_from_v1"] = {"mean": 0.8, "ci_low": -0.1, "ci_high": 1.7, "per_seed": [0.8]}
+    # a positive mean whose bootstrap CI includes 0 is not "a_kj > 0" (DESIGN §5 judges on CIs)
+    positive = variability_verdicts(noisy, ["residual", "hierarchical"])["P2"]["criteria"][0]
+    assert positive["value"] == pytest.approx(-0.1) and positive["passed"] is False
     failing = variability_verdicts(_metrics(0.3, 0.05), ["residual", "hierarchical"])
     assert [c["passed"] for c in failing["P2"]["criteria"] if c["name"].startswith("residual: share")] == [False]
 
