@@ -1,0 +1,43 @@
+"""PD-a, receptive fields along the stream: ``python scripts/receptive_fields.py --out DIR [--seeds N]``.
+
+A thin example of the experiment API (the same as ``ventral-columns experiment
+receptive-fields``): sparse noise and flashed natural-like images for every variant x seed,
+then the STA / LN metrics and the PD-a verdict read back from ``results.json``.
+``--noise`` shortens the sparse noise (s) for a quick look; the default (300 s) is what
+the STAs need at scale 1 (docs/exp_receptive_fields.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+
+from circuits import experiments
+from circuits.exp_receptive_fields import DEFAULT_RF_PROTOCOL, receptive_fields_spec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="output/receptive-fields", help="experiment directory")
+    parser.add_argument("--seeds", type=int, default=5, help="number of master seeds")
+    parser.add_argument("--scale", type=float, default=1.0, help="network scale")
+    parser.add_argument("--variants", nargs="+", default=None, help="default: all four variants")
+    parser.add_argument("--noise", type=float, default=None, help="sparse noise per run, s")
+    parser.add_argument("--device", default="cpp_standalone", choices=("runtime", "cpp_standalone"))
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.noise is not None:
+        protocol = dataclasses.replace(DEFAULT_RF_PROTOCOL, noise_duration=args.noise)
+        experiments.EXPERIMENT_SPECS["receptive-fields"] = receptive_fields_spec(protocol)
+    results = experiments.run_experiment("receptive-fields", args.out, variants=args.variants,
+                                         n_seeds=args.seeds, scale=args.scale, device=args.device,
+                                         overwrite=args.overwrite)
+    print(experiments.print_table(results, metrics=("ln_r", "rf_size_deg", "reliability")))
+    for prediction, verdict in results["verdicts"].items():
+        print(prediction, "supported:", verdict["supported"])
+
+
+if __name__ == "__main__":
+    main()
