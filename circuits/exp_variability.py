@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from analysis.binning import bin_spikes
-from analysis.errors import SpikeDataError
+from analysis.errors import ConfigError, SpikeDataError
 from analysis.variability import (
     gain_variance,
     mean_matched_fano_factor,
@@ -225,11 +225,15 @@ def _groups(record: Any) -> dict[tuple[str, str], list[str]]:
 
 
 def _response_window(trials: Mapping[str, np.ndarray]) -> float:
+    """Length of the response window, s; checks that both Fano windows fit the protocol."""
     duration = float(np.min(np.asarray(trials["stop"], float) - np.asarray(trials["start"], float)))
     window = duration - RESPONSE_DELAY
-    if window < FANO_WINDOW:
-        raise SpikeDataError(f"stimulus.duration {duration} s is shorter than the response delay plus the Fano "
-                             f"window ({RESPONSE_DELAY + FANO_WINDOW} s)")
+    if window < FANO_WINDOW - 1e-9:
+        raise ConfigError(f"stimulus.duration must be >= {RESPONSE_DELAY + FANO_WINDOW} s (response delay + "
+                          f"Fano window) for the variability metrics, got {duration} s")
+    blank = float(np.min(np.asarray(trials["blank_after"], float)))
+    if blank < FANO_WINDOW - 1e-9:
+        raise ConfigError(f"stimulus.blank must be >= {FANO_WINDOW} s (the Fano window before onset), got {blank} s")
     return window
 
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from analysis.errors import ConfigError
 from analysis.spiketrains import SpikeRecord, SpikeTrains
 from circuits.exp_variability import (
     GAIN_NOISE_SD,
@@ -75,7 +76,8 @@ def _synthetic_record(condition: str, rng: np.random.Generator, gains: np.ndarra
     variance ``post_gain_var``, times the injected gain's effect ``1 + slope (g - 1)``.
     """
     start = np.arange(N_TRIALS) * PERIOD + 0.1
-    trials = {"start": start, "stop": start + DURATION, "condition": np.zeros(N_TRIALS, dtype=np.int64)}
+    trials = {"start": start, "stop": start + DURATION, "condition": np.zeros(N_TRIALS, dtype=np.int64),
+              "blank_after": np.full(N_TRIALS, PERIOD - DURATION)}
     spikes = {}
     for station in STATIONS2:
         effect = np.ones(N_TRIALS) if gains is None else 1 + slopes[station] * (gains - 1)
@@ -134,6 +136,15 @@ def test_fano_and_gain_variance_follow_the_modulated_poisson_model(synthetic_met
     assert m[("v1", "l5", "rate_post")] == pytest.approx(RATE, rel=0.05)  # generating rate
     # gain variance of the response window: generated 0.2 (median over 150 MLE fits)
     assert m[("v1", "l5", "gain_variance")] == pytest.approx(0.2, abs=0.05)
+
+
+def test_protocol_too_short_for_the_fano_windows_is_a_config_error():
+    rng = np.random.default_rng(0)
+    record = _synthetic_record("baseline", rng, None, {}, 0.0, 0.0)
+    short = dict(record.trials, blank_after=np.full(N_TRIALS, 0.01))
+    with pytest.raises(ConfigError, match="stimulus.blank"):
+        variability_metrics({"baseline": SpikeRecord(spikes=record.spikes, trials=short, config=record.config,
+                                                     provenance=record.provenance)})
 
 
 # --- verdicts ---------------------------------------------------------------------------
