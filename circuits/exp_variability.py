@@ -64,6 +64,7 @@ from analysis.variability import (
     mean_matched_fano_factor,
     noise_transfer_slope,
 )
+from circuits.config import parse_quantity
 from circuits.experiments import (
     LAYERS,
     RESPONSE_DELAY,
@@ -188,14 +189,20 @@ def injected_gains(record: Any) -> dict[str, np.ndarray]:
     stored = {key[len("gain_"):]: np.asarray(trials[key], float) for key in trials if key.startswith("gain_")}
     if stored:
         return stored
-    rng = np.random.default_rng(int(record.provenance["seeds"]["trial_noise"]))
+    return _draw_gains(int(record.provenance["seeds"]["trial_noise"]), record.config.get("manipulation", []), n)
+
+
+def _draw_gains(seed: int, manipulations: Sequence[Mapping[str, Any]], n: int) -> dict[str, np.ndarray]:
+    """Per-epoch gains of the ``gain_noise`` manipulations, drawn as ``circuits.run._gain_timelines`` draws them."""
+    rng = np.random.default_rng(seed)
     gains: dict[str, np.ndarray] = {}
-    for manip in record.config.get("manipulation", []):
+    for manip in manipulations:
         if manip["kind"] != "gain_noise":
             continue
-        if manip["start"] not in ("0 s", "0.0 s") or manip["stop"] != "inf s":
-            logger.warning("gain noise in a window %s-%s: the per-trial gain holds only inside it",
-                           manip["start"], manip["stop"])
+        start = parse_quantity(manip.get("start", "0 s"), "time", "manipulation.start")
+        stop = parse_quantity(manip.get("stop", "inf s"), "time", "manipulation.stop")
+        if start > 0 or math.isfinite(stop):
+            logger.warning("gain noise in the window %s-%s s: the per-trial gain holds only inside it", start, stop)
         for station in manip["stations"]:
             per_epoch = np.maximum(0.0, rng.normal(1.0, manip["value"], n))
             gains[station] = gains.get(station, np.ones(n)) * per_epoch
@@ -299,8 +306,8 @@ def variability_metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], f
         conditions = np.asarray(trials["condition"])
         window = _response_window(trials)
         # The null: the gains a noise run of this seed injects, regressed on a run without them.
-        null_gain = np.maximum(0.0, np.random.default_rng(int(record.provenance["seeds"]["trial_noise"]))
-                               .normal(1.0, GAIN_NOISE_SD, len(record.trials["start"])))[1:]
+        null_gain = _draw_gains(int(record.provenance["seeds"]["trial_noise"]), [_gain_noise("null")],
+                                len(record.trials["start"]))["null"][1:]
         for (station, layer), populations in _groups(record).items():
             for name, value in _fano_metrics(record, trials, populations).items():
                 out[(station, layer, name)] = value
