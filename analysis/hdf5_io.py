@@ -44,6 +44,7 @@ and ``version`` root attributes).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -129,19 +130,20 @@ def _timed(method: Any) -> Any:
         try:
             result = method(self, *args, **kwargs)
             if self._depth == 1:
-                # Metadata otherwise reaches the disk when a dataset handle is freed, where
-                # h5py can only print a failure and go on: flushing here raises it instead.
-                self._file.flush()
+                self._file.flush()  # metadata written now, so a failure is seen by this call
+                if self._handle.failure is not None:
+                    raise self._handle.failure
             return result
-        except (OSError, RuntimeError) as exc:
-            reason = write_failure(exc)
+        except Exception as exc:
+            # after a dropped write, whatever HDF5 complains about next is its consequence
+            failure = self._handle.failure
+            reason = write_failure(exc if failure is None else failure)
             if reason is None or isinstance(exc, OutputWriteError):
                 raise
             # Every later call (e.g. a caller's cleanup that sets the window) raises this
             # same error without touching the file again: another failed HDF5 write would
             # replace the cause with a misleading message, and HDF5 may crash at close.
             self._failure = self._write_error(reason)
-            _quiet_h5py_after_failed_write()
             raise self._failure from None
         finally:
             self._depth -= 1
@@ -151,28 +153,75 @@ def _timed(method: Any) -> Any:
     return wrapper
 
 
-def _quiet_h5py_after_failed_write() -> None:
-    """Log, instead of printing, h5py's deallocation errors caused by a failed write.
+class _GuardedFile(io.RawIOBase):
+    """The temporary output file as HDF5 sees it (h5py's file-object driver).
 
-    Once a write has failed, every h5py handle freed later tries to flush its metadata,
-    fails the same way, and h5py reports it through :data:`sys.unraisablehook` (a
-    traceback on stderr per handle). Those reports repeat the error the writer already
-    raised; other unraisable exceptions still reach the previous hook. Installed once.
+    HDF5 2.0 does not survive a write that fails: the error surfaces late (when a handle
+    is freed, where h5py can only print it) and a file whose close failed crashes the
+    process at exit (SIGSEGV). So HDF5 never sees a failure here: the first failed write
+    (full disk, file size limit...) is remembered in :attr:`failure`, it and every later
+    write are dropped, and :class:`SpikeFileWriter` raises the failure itself at the end
+    of the call. The file is deleted afterwards, so what was dropped does not matter.
     """
-    import sys
 
-    previous = sys.unraisablehook
-    if getattr(previous, "_ventral_columns", False):
-        return
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._raw = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed in close()
+        self.failure: OSError | None = None
+        self._end = 0  # the end of the file as HDF5 believes it (dropped writes included)
 
-    def hook(unraisable: Any) -> None:
-        if "h5py" in str(unraisable.object) and write_failure(unraisable.exc_value) is not None:
-            logger.debug("h5py after a failed write: %s", _first_line(unraisable.exc_value))
-            return
-        previous(unraisable)
+    def readable(self) -> bool:
+        return True
 
-    hook._ventral_columns = True  # type: ignore[attr-defined]
-    sys.unraisablehook = hook
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            return self._raw.seek(max(self._end, self._raw.seek(0, io.SEEK_END)) + offset)
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = self._raw.readinto(view) or 0
+        if self.failure is not None and n < len(view):  # a dropped region reads as zeros
+            view[n:] = bytes(len(view) - n)
+            self._raw.seek(len(view) - n, io.SEEK_CUR)
+            n = len(view)
+        return n
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while self.failure is None and done < len(view):
+            try:
+                done += self._raw.write(view[done:])
+            except OSError as exc:
+                self.failure = exc
+        if done < len(view):
+            self._raw.seek(len(view) - done, io.SEEK_CUR)  # dropped, but HDF5 goes on consistently
+        self._end = max(self._end, self._raw.tell())
+        return len(view)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self.tell() if size is None else size
+        self._end = size
+        if self.failure is None:
+            try:
+                return self._raw.truncate(size)
+            except OSError as exc:
+                self.failure = exc
+        return size
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _json_dataset(parent: h5py.Group, name: str, document: Mapping[str, Any]) -> None:
@@ -252,20 +301,20 @@ class SpikeFileWriter:
         try:
             # The default (earliest) format keeps files readable by older HDF5 libraries, e.g.
             # the HDF5 1.14 inside libsonata; libver="latest" writes layout messages they reject.
-            # No chunk cache (rdcc_nbytes=0): with one, a full disk surfaces only when a cached
-            # chunk is evicted inside h5py's deallocator (errors printed and ignored) and HDF5
-            # 2.0 then crashes at close (SIGSEGV); without it a failed write raises at once,
-            # in the append that caused it. Appends write whole chunks anyway (measured: no
-            # throughput change for 10 M spikes in appends of 5,000 and 100,000).
-            self._file = h5py.File(self._tmp, "w", track_order=True, rdcc_nbytes=0)  # populations keep their order
+            self._handle = _GuardedFile(self._tmp)
+            self._file = h5py.File(self._handle, "w", track_order=True)  # populations keep their order
             self._file.attrs.create("magic", MAGIC, dtype=np.uint32)
             self._file.attrs.create("version", np.array(SONATA_VERSION, dtype=np.uint32))
             self._file.attrs["format"] = "ventral-columns"
             self._file.attrs["format_version"] = FORMAT_VERSION
             self._file.attrs["complete"] = False
             self._file.create_group("spikes", track_order=True)
+            self._file.flush()
+            if self._handle.failure is not None:
+                raise self._handle.failure
         except BaseException as exc:
             self._closed = True
+            self._release()
             reason = write_failure(exc)
             error = self._write_error(reason) if reason is not None else exc
             self._ctx.__exit__(type(error), error, None)
@@ -474,9 +523,12 @@ class SpikeFileWriter:
                 _json_dataset(self._file, "config", {})
             self._finish_provenance()
             self._file.attrs["complete"] = True
-            self._file.close()
+            self._release()
+            if self._handle.failure is not None:
+                raise self._handle.failure
         except BaseException as exc:
-            reason = write_failure(exc)
+            failure = self._handle.failure
+            reason = write_failure(exc if failure is None or not isinstance(exc, Exception) else failure)
             if reason is None or isinstance(exc, OutputWriteError):
                 self.abort(exc)
                 raise
@@ -497,13 +549,14 @@ class SpikeFileWriter:
             exc = self._failure
         failed_write = exc is not None and write_failure(exc) is not None
         try:
-            if self._file.id.valid:
-                if not failed_write:  # after a failed write the file is not worth annotating
-                    self._file.attrs["partial_reason"] = repr(exc) if exc is not None else "aborted"
-                    self._finish_provenance()
-                self._file.close()
+            if self._file.id.valid and not failed_write:  # a failed file is not worth annotating
+                self._file.attrs["partial_reason"] = repr(exc) if exc is not None else "aborted"
+                self._finish_provenance()
         except Exception:  # noqa: BLE001 - the file may be unusable; removing it is what matters
             logger.debug("could not annotate the partial file", exc_info=True)
+        self._release()
+        if self._handle.failure is not None and not failed_write:  # the annotation did not fit
+            exc = self._write_error(write_failure(self._handle.failure) or "write failed")
         # atomic_output deletes (or keeps as partial) the temporary file; it re-raises the
         # exception it is given, which contextlib turns into a plain False return.
         reason = exc if exc is not None else RuntimeError("aborted")
@@ -511,6 +564,17 @@ class SpikeFileWriter:
 
     def _write_error(self, reason: str) -> OutputWriteError:
         return OutputWriteError.for_path(self.path, reason)
+
+    def _release(self) -> None:
+        """Close the HDF5 file, then the file under it (HDF5 sees no failure: no exception)."""
+        try:
+            if getattr(self, "_file", None) is not None and self._file.id.valid:
+                self._file.close()
+        except Exception:  # noqa: BLE001 - the caller decides from the recorded failure
+            logger.debug("closing the HDF5 file failed", exc_info=True)
+        handle = getattr(self, "_handle", None)
+        if handle is not None and not handle.closed:
+            handle.close()
 
     def _check_open(self) -> None:
         if self._failure is not None:
