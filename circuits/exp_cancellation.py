@@ -582,16 +582,35 @@ def cancellation_figures(results: dict[str, Any], directory: Path) -> None:
         if charges:
             fig = plot_pathway_charges(charges, title=f"{station} L5 E: charge per stimulus epoch (intact)")
             save_figure(fig, directory / f"l5_pathway_charges_{station}", overwrite=True)
-    names = {
-        "cancellation_index": "tuned-cancellation index (r)",
-        "cancellation_index_shuffled": "shuffled-inhibition control (r)",
-        "fraction_raised_silence_l4": "fraction of L5 raised, L4 silenced",
-        "fraction_raised_silence_l23": "fraction of L5 raised, L2/3 silenced",
+    panels = {
+        "cancellation_index": ("tuned-cancellation index (r)", {
+            "": "cancellation_index", " (shuffled inhibition)": "cancellation_index_shuffled"}),
+        "fraction_raised": ("fraction of L5 E cells raised", {
+            ", L4 silenced": "fraction_raised_silence_l4", ", L2/3 silenced": "fraction_raised_silence_l23"}),
     }
-    for metric, ylabel in names.items():
-        if any(metric in layer for v in metrics.values() for s in v.values() for layer in s.values()):
-            fig = plot_stream_metric(metrics, metric, ylabel=ylabel, layers=("l5",))
-            save_figure(fig, directory / metric, overwrite=True)
+    for stem, (ylabel, series) in panels.items():
+        lines = _pseudo_variants(metrics, results["variants"], series)
+        if stem == "fraction_raised" and lines:
+            # the chance bound depends on the number of cells only: one line for all variants
+            first = next(v for v in results["variants"] if v in metrics)
+            lines.update(_pseudo_variants(metrics, [first], {"": "raised_chance_bound"}, label="chance bound"))
+        if lines:
+            fig = plot_stream_metric(lines, "value", ylabel=ylabel, layers=("l5",), stations=STATIONS[1:])
+            save_figure(fig, directory / stem, overwrite=True)
+
+
+def _pseudo_variants(metrics: dict, variants: Sequence[str], series: dict[str, str],
+                     label: str | None = None) -> dict[str, Any]:
+    """Several metrics as lines of :func:`~analysis.plotting.plot_stream_metric` (one per variant × metric)."""
+    out: dict[str, Any] = {}
+    for variant in variants:
+        for suffix, metric in series.items():
+            per_station = {station: {"l5": {"value": layers["l5"][metric]}}
+                           for station, layers in metrics.get(variant, {}).items()
+                           if metric in layers.get("l5", {})}
+            if per_station:
+                out[label or f"{variant}{suffix}"] = per_station
+    return out
 
 
 SPEC = ExperimentSpec(
