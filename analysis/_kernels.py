@@ -54,7 +54,10 @@ __all__ = [
     "sta_accumulate",
     "sta_accumulate_sparse",
     "pair_covariance",
-    "binned_gram",
+    "binned_sparse_matrix",
+    "sparse_covariance_upper",
+    "mirror_upper",
+    "binned_covariance",
     "gram_to_covariance",
 ]
 
@@ -64,6 +67,10 @@ _CACHE = bool(os.environ.get("NUMBA_CACHE_DIR"))
 
 def _jit(func):
     return numba.njit(cache=_CACHE, error_model="numpy", nogil=True)(func)
+
+
+def _jit_parallel(func):
+    return numba.njit(cache=_CACHE, error_model="numpy", nogil=True, parallel=True)(func)
 
 
 @_jit
@@ -401,99 +408,306 @@ def pair_covariance(x, pairs, ddof):
     return out
 
 
-#: Rows of the Gram matrix updated together: 32 rows × 10,000 float64 columns = 2.5 MB,
-#: about one core's share of cache, so the scattered co-occurrence updates stay in cache.
-GRAM_ROW_BLOCK = 32
-#: Side of the square tiles in which the symmetric matrix is normalised and mirrored.
+#: Side of the square tiles in which a symmetric matrix is normalised and mirrored: two
+#: 64 × 64 float64 tiles (64 KB) stay in a core's L1/L2 cache while one is transposed.
 GRAM_TILE = 64
 
 
 @_jit
-def binned_gram(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary):
-    """Upper triangle of the Gram matrix ``G = X Xᵀ`` and row sums of the binned matrix ``X``.
+def _paired_index(p, side, count):
+    """Item ``p`` (side 0) or ``count - 1 - p`` (side 1) of pair ``p``; -1 for the middle item's twin.
 
-    ``X[i, (w, b)]`` is the count of node ``i`` in bin ``b`` of window ``w`` (the binning
-    of :func:`bin_counts`, windows concatenated). Only bins holding spikes contribute:
-    for the ``k`` spikes of one bin every pair adds one co-occurrence, so the cost is
-    ``sum_bins k²/2`` rather than the ``n_nodes² × n_samples`` of a dense product. The
-    spikes are first grouped by bin (node ids sorted within a bin), then the rows of
-    ``G`` are filled ``GRAM_ROW_BLOCK`` at a time so that the updates stay in cache.
+    Dealing items ``0 .. count - 1`` to threads as pairs ``(p, count - 1 - p)`` evens out
+    work that falls linearly with the index, as along the rows of a triangle.
+    """
+    if side == 0:
+        return p
+    q = count - 1 - p
+    return q if q != p else -1
+
+
+@_jit
+def binned_sparse_matrix(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary,
+                         node_like):
+    """The binned spike matrix ``X`` (windows concatenated) in both sparse orientations.
+
+    ``X[i, s]`` is the count of node ``i`` in sample ``s = w * n_bins + b`` (bin ``b`` of
+    window ``w``), the binning of :func:`bin_counts`. Non-zero entries are stored once by
+    row (node) and once by column (sample), and each row entry knows where it sits in its
+    column, so that a row meets the columns it shares from itself onwards
+    (:func:`sparse_covariance_upper`) reading only sequential per-entry arrays and the
+    column segments themselves. Columns store only which nodes fire (``X > 0``);
+    counts above 1 are rare at fine bins and kept apart as ``X - 1`` ("extras"), so that
+    the product's inner loop reads one small integer per entry.
 
     Parameters
     ----------
     times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance
         As :func:`bin_counts`.
     binary : bool
-        Count a node at most once per bin (Elephant's ``binarize``).
+        Clip every count to 1 (Elephant's ``binarize``).
+    node_like : array
+        Its dtype is that of ``col_node``: uint16 when ``n_nodes <= 65536`` halves the
+        memory traffic of the product, else int32.
 
     Returns
     -------
-    gram : float64[n_nodes, n_nodes]
-        ``G[i, j]`` for ``i <= j``; zeros below the diagonal. Exact integers (float64
-        holds integers up to 2**53 exactly).
-    row_sums : float64[n_nodes]
-        ``X.sum(axis=1)``.
+    row_ptr : int64[n_nodes + 1]
+        Entries of node ``i`` are ``row_ptr[i]:row_ptr[i + 1]``, samples ascending.
+    row_sample : int64[nnz]
+    row_count : int64[nnz]
+        Count ``X[i, s] >= 1`` of each entry.
+    row_pos, row_end : int64[nnz]
+        ``col_node[row_pos[k]:row_end[k]]`` are the nodes ``j >= i`` firing in the
+        sample of entry ``k`` (node ``i`` first).
+    row_ext, row_ext_end : int64[nnz]
+        ``ext_node[row_ext[k]:row_ext_end[k]]`` are the nodes ``j >= i`` with a count
+        above 1 in that sample.
+    col_node : node_like.dtype[nnz]
+        Nodes firing in each sample, ascending, samples one after the other.
+    ext_node, ext_extra : int64[n_ext]
+        Node and ``X[j, s] - 1`` of the entries with a count above 1, grouped by sample,
+        nodes ascending.
     """
-    indptr, nodes = binned_spike_lists(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance)
     n_windows = win_start.shape[0]
-    n_groups = n_windows * n_bins
-    # regroup the (window, node) rows by (window, bin): a stable counting sort
-    group_ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    n_samples = n_windows * n_bins
+    # two passes over the spikes (count per node, then place), instead of storing every
+    # spike's node and sample first; windows come in order and spikes are time-sorted
+    # within one, so the samples of each node come out ascending
+    ptr = np.zeros(n_nodes + 1, dtype=np.int64)
     for w in range(n_windows):
-        for i in range(n_nodes):
-            k = w * n_nodes + i
-            for s in range(indptr[k], indptr[k + 1]):
-                group_ptr[w * n_bins + nodes[s] + 1] += 1
-    for g in range(n_groups):
-        group_ptr[g + 1] += group_ptr[g]
-    fill = group_ptr[:-1].copy()
-    members = np.empty(group_ptr[n_groups], dtype=np.int64)
+        w0 = win_start[w]
+        for s in range(np.searchsorted(times, w0, side="left"), np.searchsorted(times, win_stop[w], side="right")):
+            if bin_index(times[s], w0, inv_bin_size, tolerance) < n_bins:
+                ptr[node_ids[s] + 1] += 1
+    for i in range(n_nodes):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    sample = np.empty(ptr[n_nodes], dtype=np.int64)
     for w in range(n_windows):
-        for i in range(n_nodes):
-            k = w * n_nodes + i
-            for s in range(indptr[k], indptr[k + 1]):
-                g = w * n_bins + nodes[s]
-                members[fill[g]] = i  # node ids ascend within each group (rows visited in order)
-                fill[g] += 1
-    if binary:
-        # drop repeated nodes within a group, compacting in place
-        m = 0
-        start = 0
-        for g in range(n_groups):
-            stop = group_ptr[g + 1]
-            group_ptr[g] = m
-            for p in range(start, stop):
-                if p == start or members[p] != members[p - 1]:
-                    members[m] = members[p]
-                    m += 1
-            start = stop
-        group_ptr[n_groups] = m
-    gram = np.zeros((n_nodes, n_nodes), dtype=np.float64)
-    row_sums = np.zeros(n_nodes, dtype=np.float64)
-    for p in range(group_ptr[n_groups]):
-        row_sums[members[p]] += 1.0
-    # cursor[g]: first member of group g not yet visited; blocks ascend, so it only advances
-    cursor = group_ptr[:-1].copy()
-    for r0 in range(0, n_nodes, GRAM_ROW_BLOCK):
-        r1 = min(r0 + GRAM_ROW_BLOCK, n_nodes)
-        for g in range(n_groups):
-            p = cursor[g]
-            hi = group_ptr[g + 1]
-            while p < hi and members[p] < r1:
-                a = members[p]
-                gram[a, a] += 1.0
-                for q in range(p + 1, hi):
-                    c = members[q]
-                    if c == a:
-                        gram[a, a] += 2.0  # x² = k + 2·C(k, 2) for k spikes of one node
-                    else:
-                        gram[a, c] += 1.0
-                p += 1
-            cursor[g] = p
-    return gram, row_sums
+        w0 = win_start[w]
+        for s in range(np.searchsorted(times, w0, side="left"), np.searchsorted(times, win_stop[w], side="right")):
+            b = bin_index(times[s], w0, inv_bin_size, tolerance)
+            if b < n_bins:
+                i = node_ids[s]
+                sample[fill[i]] = w * n_bins + b
+                fill[i] += 1
+    # spikes of one node in one sample are adjacent now: merge them into one entry
+    row_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    row_sample = np.empty(sample.shape[0], dtype=np.int64)
+    row_count = np.empty(sample.shape[0], dtype=np.int64)
+    col_ptr = np.zeros(n_samples + 1, dtype=np.int64)
+    ext_ptr = np.zeros(n_samples + 1, dtype=np.int64)
+    nnz = 0
+    for i in range(n_nodes):
+        for p in range(ptr[i], ptr[i + 1]):
+            if p > ptr[i] and sample[p] == sample[p - 1]:
+                if not binary:
+                    if row_count[nnz - 1] == 1:
+                        ext_ptr[sample[p] + 1] += 1
+                    row_count[nnz - 1] += 1
+            else:
+                row_sample[nnz] = sample[p]
+                row_count[nnz] = 1
+                col_ptr[sample[p] + 1] += 1
+                nnz += 1
+        row_ptr[i + 1] = nnz
+    row_sample = row_sample[:nnz]
+    row_count = row_count[:nnz]
+    for s in range(n_samples):
+        col_ptr[s + 1] += col_ptr[s]
+        ext_ptr[s + 1] += ext_ptr[s]
+    fill = col_ptr[:-1].copy()
+    ext_fill = ext_ptr[:-1].copy()
+    col_node = np.empty(nnz, dtype=node_like.dtype)
+    row_pos = np.empty(nnz, dtype=np.int64)
+    row_end = np.empty(nnz, dtype=np.int64)
+    row_ext = np.empty(nnz, dtype=np.int64)
+    row_ext_end = np.empty(nnz, dtype=np.int64)
+    ext_node = np.empty(ext_ptr[n_samples], dtype=np.int64)
+    ext_extra = np.empty(ext_ptr[n_samples], dtype=np.int64)
+    for i in range(n_nodes):  # nodes in order, so they ascend within every column
+        for k in range(row_ptr[i], row_ptr[i + 1]):
+            s = row_sample[k]
+            row_pos[k] = fill[s]
+            row_end[k] = col_ptr[s + 1]
+            col_node[fill[s]] = i
+            fill[s] += 1
+            # the extras of sample s placed so far belong to nodes below i
+            row_ext[k] = ext_fill[s]
+            row_ext_end[k] = ext_ptr[s + 1]
+            if row_count[k] > 1:
+                ext_node[ext_fill[s]] = i
+                ext_extra[ext_fill[s]] = row_count[k] - 1
+                ext_fill[s] += 1
+    return row_ptr, row_sample, row_count, row_pos, row_end, row_ext, row_ext_end, col_node, ext_node, ext_extra
 
 
-@_jit
+@_jit_parallel
+def sparse_covariance_upper(out, acc, row_ptr, row_sample, row_count, row_pos, row_end, row_ext, row_ext_end, col_node,
+                            ext_node, ext_extra, n_samples, ddof, correlation):
+    """Upper triangle of the covariance (or correlation) matrix of a sparse binned matrix.
+
+    Row ``i`` of the Gram matrix ``G = X Xᵀ`` is accumulated in a dense integer row
+    (Gustavson's algorithm): for every sample where node ``i`` fires, the nodes ``j >= i``
+    firing in the same sample are added, so the cost is ``sum_samples k²/2`` for ``k``
+    nodes per sample. With ``X = B + E`` (``B = X > 0``, ``E`` the extras),
+    ``X_is X_js = 1 + E_is + E_js + E_is E_js`` where both fire: the inner loop over the
+    column adds the 1 (and ``E_is`` for the rare ``E_is > 0``), the short extra lists add
+    the rest. The row is then normalised and written to ``out[i, i:]`` once with Elephant's
+    ``_covariance_sparse`` formula, ``v = G_ij - N_i N_j / L``, then
+    ``v / (sqrt(v_ii) sqrt(v_jj))`` clipped to ``[-1, 1]`` (correlation) or
+    ``v / (L - ddof)``, using reciprocals computed once per row (the results differ from
+    Elephant's by rounding only); NaN for a row without variance. The lower triangle is
+    not written (:func:`mirror_upper`).
+
+    Parameters
+    ----------
+    out : float64[n_nodes, n_nodes]
+        Output; only ``out[i, j]`` with ``j >= i`` is written.
+    acc : int32 or int64[n_chunks, n_nodes], zeros
+        One accumulator row per parallel chunk (left zero on return); int32 suffices when
+        every diagonal element of ``G`` is below 2**31 (``|G_ij| <= max G_ii``).
+    row_ptr, row_sample, row_count, row_pos, row_end, row_ext, row_ext_end, col_node, ext_node, ext_extra
+        Output of :func:`binned_sparse_matrix`.
+    n_samples : float
+        ``L``, the number of samples (bins) per node.
+    ddof : int
+    correlation : bool
+
+    Notes
+    -----
+    Rows are dealt to ``n_chunks`` parallel chunks in pairs ``(p, n - 1 - p)``, which
+    carry about the same work (:func:`_paired_index`). Integer sums do not depend on their order and every
+    output element is computed by one thread, so the result does not depend on the
+    number of threads.
+    """
+    n = out.shape[0]
+    n_chunks = acc.shape[0]
+    sums = np.zeros(n, dtype=np.float64)
+    sd = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        total = 0
+        sq = 0
+        for k in range(row_ptr[i], row_ptr[i + 1]):
+            total += row_count[k]
+            sq += row_count[k] * row_count[k]
+        sums[i] = total
+        sd[i] = np.sqrt(sq - (sums[i] / n_samples) * sums[i])
+    inv_sd = 1.0 / sd
+    inv_dof = 1.0 / (n_samples - ddof)
+    n_pairs = (n + 1) // 2
+    for c in numba.prange(n_chunks):
+        a = acc[c]
+        for p in range(c, n_pairs, n_chunks):
+            for side in range(2):
+                i = _paired_index(p, side, n)
+                if i < 0:
+                    continue
+                for k in range(row_ptr[i], row_ptr[i + 1]):
+                    lo = row_pos[k]
+                    hi = row_end[k]
+                    for q in range(lo, hi):
+                        a[col_node[q]] += 1
+                    e = row_count[k] - 1
+                    if e > 0:
+                        for q in range(lo, hi):
+                            a[col_node[q]] += e
+                    for x in range(row_ext[k], row_ext_end[k]):
+                        a[ext_node[x]] += ext_extra[x] * (e + 1)
+                # one division per row, none per element: this loop writes n²/2 values
+                mean_i = sums[i] / n_samples
+                if correlation:
+                    inv_i = 1.0 / sd[i]
+                    for j in range(i, n):
+                        v = (a[j] - mean_i * sums[j]) * (inv_i * inv_sd[j])
+                        a[j] = 0
+                        v = 1.0 if v > 1.0 else v  # selects, not branches: NaN passes through
+                        v = -1.0 if v < -1.0 else v
+                        out[i, j] = v
+                else:
+                    for j in range(i, n):
+                        out[i, j] = (a[j] - mean_i * sums[j]) * inv_dof
+                        a[j] = 0
+    return out
+
+
+def binned_covariance(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary,
+                      ddof, correlation):
+    """Covariance (or correlation) matrix of the binned spike matrix, straight from the spikes.
+
+    Plain Python glue (not compiled) around :func:`binned_sparse_matrix`,
+    :func:`sparse_covariance_upper` and :func:`mirror_upper`: picks the accumulator width
+    and one accumulator row per thread. Arguments as those kernels.
+
+    Returns
+    -------
+    float64[n_nodes, n_nodes]
+    """
+    node_like = np.zeros(0, dtype=np.uint16 if n_nodes <= 2**16 else np.int32)
+    lists = binned_sparse_matrix(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance,
+                                 binary, node_like)
+    row_count = lists[2]
+    # |G_ij| <= max_i G_ii <= max(count) * (total count): int32 when that fits, which halves
+    # the accumulator (10,000 nodes: 40 KB, inside a core's L1 cache)
+    bound = int(row_count.max()) * int(row_count.sum()) if row_count.size else 0
+    acc_dtype = np.int32 if bound < 2**31 else np.int64
+    n_chunks = max(1, min(numba.get_num_threads(), (n_nodes + 1) // 2))
+    acc = np.zeros((n_chunks, n_nodes), dtype=acc_dtype)
+    out = np.empty((n_nodes, n_nodes), dtype=np.float64)
+    sparse_covariance_upper(out, acc, *lists, float(win_start.shape[0] * n_bins), ddof, correlation)
+    return mirror_upper(out)
+
+
+@_jit_parallel
+def _fill_symmetric(out, row_sums, n_samples, ddof, mode):
+    """Walk the upper triangle of ``out`` tile by tile and write both triangles, in place.
+
+    ``mode`` 0 copies the upper triangle onto the lower one; 1 and 2 first turn each Gram
+    element into a covariance (``(G - N Nᵀ / L) / (L - ddof)``) or a correlation
+    (``C_ij / sqrt(C_ii C_jj)`` clipped to ``[-1, 1]`` as ``numpy.corrcoef`` does, NaN for
+    a row without variance). Tiles of ``GRAM_TILE`` rows and columns keep the transposed
+    writes in cache; tile rows go to the threads in balanced pairs
+    (:func:`_paired_index`) and every element is computed by one thread, so the result
+    does not depend on the number of threads.
+    """
+    n = out.shape[0]
+    diag = np.empty(n, dtype=np.float64)
+    for a in range(n):
+        diag[a] = out[a, a] - row_sums[a] * row_sums[a] / n_samples
+    n_tiles = (n + GRAM_TILE - 1) // GRAM_TILE
+    for p in numba.prange((n_tiles + 1) // 2):
+        for side in range(2):
+            t = _paired_index(p, side, n_tiles)
+            if t < 0:
+                continue
+            i0 = t * GRAM_TILE
+            i1 = min(i0 + GRAM_TILE, n)
+            for j0 in range(i0, n, GRAM_TILE):
+                j1 = min(j0 + GRAM_TILE, n)
+                for a in range(i0, i1):
+                    for c in range(max(a, j0), j1):
+                        v = out[a, c]
+                        if mode != 0:
+                            v = v - row_sums[a] * row_sums[c] / n_samples
+                            if mode == 2:
+                                v = v / np.sqrt(diag[a] * diag[c])
+                                if v > 1.0:
+                                    v = 1.0
+                                elif v < -1.0:
+                                    v = -1.0
+                            else:
+                                v = v / (n_samples - ddof)
+                            out[a, c] = v
+                        out[c, a] = v
+    return out
+
+
+def mirror_upper(out):
+    """Copy the upper triangle of a square float64 matrix onto its lower triangle, in place."""
+    return _fill_symmetric(out, np.zeros(out.shape[0]), 1.0, 0, 0)
+
+
 def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
     """Covariance (or Pearson correlation) from ``G = X Xᵀ`` and the row sums, in place.
 
@@ -501,28 +715,6 @@ def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
     ``C = (G - N Nᵀ / L) / (L - ddof)`` (Elephant's ``_covariance_sparse``); with
     ``correlation`` the result is ``C_ij / sqrt(C_ii C_jj)`` clipped to ``[-1, 1]`` as
     ``numpy.corrcoef`` does, NaN for a row without variance. Pass zero ``row_sums`` for a
-    Gram matrix of already centred rows. Tiles of ``GRAM_TILE`` rows and columns keep the
-    mirrored writes in cache.
+    Gram matrix of already centred rows. See :func:`_fill_symmetric`.
     """
-    n = gram.shape[0]
-    diag = np.empty(n, dtype=np.float64)
-    for a in range(n):
-        diag[a] = gram[a, a] - row_sums[a] * row_sums[a] / n_samples
-    for i0 in range(0, n, GRAM_TILE):
-        i1 = min(i0 + GRAM_TILE, n)
-        for j0 in range(i0, n, GRAM_TILE):
-            j1 = min(j0 + GRAM_TILE, n)
-            for a in range(i0, i1):
-                for c in range(max(a, j0), j1):
-                    v = gram[a, c] - row_sums[a] * row_sums[c] / n_samples
-                    if correlation:
-                        v = v / np.sqrt(diag[a] * diag[c])
-                        if v > 1.0:
-                            v = 1.0
-                        elif v < -1.0:
-                            v = -1.0
-                    else:
-                        v = v / (n_samples - ddof)
-                    gram[a, c] = v
-                    gram[c, a] = v
-    return gram
+    return _fill_symmetric(gram, row_sums, float(n_samples), ddof, 2 if correlation else 1)

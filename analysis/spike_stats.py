@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 
 from analysis import _kernels
 from analysis.binning import (
@@ -416,10 +417,15 @@ def covariance(counts: Any, pairs: Any | None = None, binary: bool = False) -> n
 
 
 def _dense_matrix(x: np.ndarray, correlation: bool) -> np.ndarray:
-    # np.dot(c, c.T) runs BLAS syrk (half the flops of a general product); the Numba pass
-    # then normalises and mirrors the matrix in place instead of three numpy passes
+    # BLAS dsyrk fills one triangle of the centred Gram matrix (half the flops of a general
+    # product, and unlike numpy.dot no serial copy into the other triangle); the parallel
+    # Numba pass then normalises and mirrors it in place, instead of numpy.corrcoef's
+    # three passes over the n_nodes² matrix. dsyrk's Fortran-order lower triangle is the
+    # upper triangle of its C-order transpose.
+    if x.shape[0] == 0:
+        return np.zeros((0, 0))
     centred = x - x.mean(axis=1, keepdims=True)
-    gram = np.dot(centred, centred.T)
+    gram = dsyrk(1.0, centred.T, trans=1, lower=1).T
     return _kernels.gram_to_covariance(gram, np.zeros(x.shape[0]), float(x.shape[1]), 1, correlation)
 
 
@@ -487,10 +493,9 @@ def _binned_gram_matrix(
     n_samples = n_bins * win_start.size
     if n_samples < 2:
         raise SpikeDataError(f"need at least 2 bins in total, got {n_samples} (bin_size {bin_size} s)")
-    gram, rows = _kernels.binned_gram(
-        times, ids, win_start, win_stop, n_nodes, n_bins, 1.0 / bin_size, tol, bool(binary)
+    return _kernels.binned_covariance(
+        times, ids, win_start, win_stop, n_nodes, n_bins, 1.0 / bin_size, tol, bool(binary), 1, correlation
     )
-    return _kernels.gram_to_covariance(gram, rows, float(n_samples), 1, correlation)
 
 
 def spike_count_correlation(

@@ -128,6 +128,57 @@ def binned_gram(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_s
     return x @ x.T, x.sum(axis=1)
 
 
+def binned_sparse_matrix(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary,
+                         node_like):
+    """Row and column lists read off the dense binned matrix (windows concatenated)."""
+    counts = bin_counts(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance)
+    x = counts.transpose(1, 0, 2).reshape(n_nodes, -1).astype(np.int64)
+    if binary:
+        x = np.minimum(x, 1)
+    columns = [list(np.flatnonzero(x[:, s])) for s in range(x.shape[1])]
+    extras = [list(np.flatnonzero(x[:, s] > 1)) for s in range(x.shape[1])]
+    col_start = np.concatenate([[0], np.cumsum([len(c) for c in columns])]).astype(np.int64)
+    ext_start = np.concatenate([[0], np.cumsum([len(e) for e in extras])]).astype(np.int64)
+    row_ptr, row_sample, row_count, row_pos, row_end, row_ext, row_ext_end = [0], [], [], [], [], [], []
+    for i in range(n_nodes):
+        for s in np.flatnonzero(x[i]):
+            row_sample.append(s)
+            row_count.append(x[i, s])
+            row_pos.append(col_start[s] + columns[s].index(i))
+            row_end.append(col_start[s + 1])
+            row_ext.append(ext_start[s] + sum(1 for j in extras[s] if j < i))
+            row_ext_end.append(ext_start[s + 1])
+        row_ptr.append(len(row_sample))
+    col_node = np.array([j for c in columns for j in c], dtype=node_like.dtype)
+    ext_node = np.array([j for e in extras for j in e], dtype=np.int64)
+    ext_extra = np.array([x[j, s] - 1 for s, e in enumerate(extras) for j in e], dtype=np.int64)
+    as_int = [np.array(a, dtype=np.int64) for a in (row_ptr, row_sample, row_count, row_pos, row_end, row_ext,
+                                                     row_ext_end)]
+    return (*as_int, col_node, ext_node, ext_extra)
+
+
+def binned_covariance(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance, binary,
+                      ddof, correlation):
+    gram, row_sums = binned_gram(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv_bin_size, tolerance,
+                                 binary)
+    return gram_to_covariance(gram, row_sums, len(win_start) * n_bins, ddof, correlation)
+
+
+def sparse_covariance_upper(out, acc, row_ptr, row_sample, row_count, row_pos, row_end, row_ext, row_ext_end,
+                            col_node, ext_node, ext_extra, n_samples, ddof, correlation):
+    """Dense matrix rebuilt from the row lists, then the outer-product formula."""
+    n = out.shape[0]
+    x = np.zeros((n, int(n_samples)))
+    for i in range(n):
+        for k in range(row_ptr[i], row_ptr[i + 1]):
+            x[i, row_sample[k]] = row_count[k]
+    return np.triu(gram_to_covariance(x @ x.T, x.sum(axis=1), n_samples, ddof, correlation))
+
+
+def mirror_upper(out):
+    return np.triu(out) + np.triu(out, 1).T
+
+
 def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
     cov = gram - np.outer(row_sums, row_sums) / n_samples
     if correlation:

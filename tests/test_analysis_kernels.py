@@ -158,19 +158,75 @@ def test_pair_covariance_equals_twin(n_samples, ddof):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
+def _spikes_with_repeats(n_spikes: int, n_nodes: int, seed: int):
+    """:func:`_spikes` plus a copy of every third spike: many counts of 2 and 3 per bin."""
+    times, ids = _spikes(n_spikes, n_nodes, seed)
+    times = np.concatenate([times, times[::3], times[::9]])
+    ids = np.concatenate([ids, ids[::3], ids[::9]])
+    order = np.lexsort((ids, times))
+    return np.ascontiguousarray(times[order]), np.ascontiguousarray(ids[order])
+
+
+@pytest.mark.parametrize("n_spikes", SIZES + [97])
+@pytest.mark.parametrize("window", [0, 1, 2, 3])
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("node_dtype", [np.uint16, np.int32])
+def test_binned_sparse_matrix_equals_twin(n_spikes, window, binary, node_dtype):
+    # expected: row/column lists read off the dense binned matrix by reference_impl (exact)
+    n_nodes = 5
+    times, ids = _spikes_with_repeats(n_spikes, n_nodes, seed=500 + n_spikes)
+    w0, w1 = WINDOWS[window]
+    args = (times, ids, w0, w1, n_nodes, 11, 100.0, 1e-8, binary, np.zeros(0, node_dtype))
+    got = _kernels.binned_sparse_matrix(*args)
+    want = ref.binned_sparse_matrix(*args)
+    assert len(got) == len(want) == 10
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("n_spikes", [0, 1, 13, 97])
+@pytest.mark.parametrize("n_chunks", [1, 3])
+@pytest.mark.parametrize("acc_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("correlation", [False, True])
+def test_sparse_covariance_upper_equals_twin(n_spikes, n_chunks, acc_dtype, correlation):
+    # expected: the dense outer-product formula of reference_impl, to 1e-12 (rounding only);
+    # the number of chunks (threads) must not matter and the accumulators end at zero
+    n_nodes = 7
+    times, ids = _spikes_with_repeats(n_spikes, n_nodes, seed=550 + n_spikes)
+    w0, w1 = WINDOWS[2]
+    lists = _kernels.binned_sparse_matrix(times, ids, w0, w1, n_nodes, 11, 100.0, 1e-8, False,
+                                          np.zeros(0, np.uint16))
+    acc = np.zeros((n_chunks, n_nodes), dtype=acc_dtype)
+    out = np.full((n_nodes, n_nodes), 7.0)
+    _kernels.sparse_covariance_upper(out, acc, *lists, 33.0, 1, correlation)
+    want = ref.sparse_covariance_upper(out.copy(), acc, *lists, 33.0, 1, correlation)
+    np.testing.assert_allclose(np.triu(out), want, rtol=1e-12, atol=1e-14, equal_nan=True)
+    np.testing.assert_array_equal(np.tril(out, -1), np.tril(np.full((n_nodes, n_nodes), 7.0), -1))  # untouched
+    assert not acc.any()
+
+
+@pytest.mark.parametrize("n_nodes", [0, 1, 2, 67, 130])  # 67, 130 > GRAM_TILE: several tiles, odd and even
+def test_mirror_upper_equals_twin(n_nodes):
+    # expected: numpy triu + transposed triu of reference_impl (exact copies)
+    m = np.random.default_rng(650 + n_nodes).random((n_nodes, n_nodes))
+    want = ref.mirror_upper(m)
+    np.testing.assert_array_equal(_kernels.mirror_upper(m), want)
+
+
 @pytest.mark.parametrize("n_spikes", SIZES + [97])
 @pytest.mark.parametrize("window", [1, 2, 3])
 @pytest.mark.parametrize("binary", [False, True])
-@pytest.mark.parametrize("n_nodes", [4, 37])  # 37 > GRAM_ROW_BLOCK: several row blocks
-def test_binned_gram_equals_dense_twin(n_spikes, window, binary, n_nodes):
-    # expected: upper triangle of X Xᵀ of the dense binned matrix (reference_impl), exact
-    times, ids = _spikes(n_spikes, n_nodes, seed=500 + n_spikes)
+@pytest.mark.parametrize("n_nodes", [4, 37])
+def test_binned_covariance_equals_dense_twin(n_spikes, window, binary, n_nodes):
+    # expected: X Xᵀ of the dense binned matrix turned into a correlation / covariance by
+    # reference_impl, to 1e-12 (rounding only)
+    times, ids = _spikes_with_repeats(n_spikes, n_nodes, seed=700 + n_spikes)
     w0, w1 = WINDOWS[window]
-    args = (times, ids, w0, w1, n_nodes, 11, 100.0, 1e-8, binary)
-    gram, rows = _kernels.binned_gram(*args)
-    r_gram, r_rows = ref.binned_gram(*args)
-    np.testing.assert_array_equal(gram, np.triu(r_gram))
-    np.testing.assert_array_equal(rows, r_rows)
+    for correlation in (False, True):
+        args = (times, ids, w0, w1, n_nodes, 11, 100.0, 1e-8, binary, 1, correlation)
+        np.testing.assert_allclose(_kernels.binned_covariance(*args), ref.binned_covariance(*args),
+                                   rtol=1e-12, atol=1e-14, equal_nan=True)
 
 
 @pytest.mark.parametrize("n_nodes", [0, 1, 2, 5, 67])  # 67 > GRAM_TILE: several tiles
