@@ -69,6 +69,11 @@ def _jit(func):
     return numba.njit(cache=_CACHE, error_model="numpy", nogil=True)(func)
 
 
+def n_threads() -> int:
+    """Number of threads the parallel kernels use (``NUMBA_NUM_THREADS``, default: all cores)."""
+    return numba.get_num_threads()
+
+
 def _jit_parallel(func):
     return numba.njit(cache=_CACHE, error_model="numpy", nogil=True, parallel=True)(func)
 
@@ -652,7 +657,7 @@ def binned_covariance(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv
     # the accumulator (10,000 nodes: 40 KB, inside a core's L1 cache)
     bound = int(row_count.max()) * int(row_count.sum()) if row_count.size else 0
     acc_dtype = np.int32 if bound < 2**31 else np.int64
-    n_chunks = max(1, min(numba.get_num_threads(), (n_nodes + 1) // 2))
+    n_chunks = max(1, min(n_threads(), (n_nodes + 1) // 2))
     acc = np.zeros((n_chunks, n_nodes), dtype=acc_dtype)
     out = np.empty((n_nodes, n_nodes), dtype=np.float64)
     sparse_covariance_upper(out, acc, *lists, float(win_start.shape[0] * n_bins), ddof, correlation)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis import _kernels
 from analysis.binning import bin_spikes
 from analysis.outputs import write_json
 from analysis.provenance import collect_provenance
@@ -217,20 +218,23 @@ def _bench_cch(st, trains, trials, n_nodes, n_trials, pq, esc, BinnedSpikeTrain,
     )
 
 
-def _median_timed(func, repeats: int) -> tuple[float, list[float], Any]:
-    """Median wall time of ``repeats`` calls, every time, and the last call's output.
+def _median_timed(func, repeats: int) -> tuple[float, list[float], Any, list[float]]:
+    """Median wall time of ``repeats`` calls, every wall time, the last call's output, and
+    the process CPU time of every call (all threads; less sensitive to machine load).
 
     The previous output is dropped before each call, so that a 0.8-GB matrix is never
     held twice and each call allocates its output afresh, as a user's call would.
     """
-    times, out = [], None
+    times, cpu, out = [], [], None
     for _ in range(repeats):
         out = None
         gc.collect()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         out = func()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times)), times, out
+        cpu.append(time.process_time() - c0)
+    return float(np.median(times)), times, out, cpu
 
 
 def _compare_blocked(ours: np.ndarray, theirs: np.ndarray, block: int = 500) -> dict[str, Any]:
@@ -248,29 +252,52 @@ def _compare_blocked(ours: np.ndarray, theirs: np.ndarray, block: int = 500) -> 
 def _output_floor(n_nodes: int, repeats: int) -> dict[str, Any]:
     """Time to allocate and write a fresh float64 ``n_nodes²`` matrix: no implementation
     returning the dense matrix can be faster than this."""
-    write_s, times, _ = _median_timed(lambda: np.full((n_nodes, n_nodes), 0.5), repeats)
+    write_s, times, _, _ = _median_timed(lambda: np.full((n_nodes, n_nodes), 0.5), repeats)
     return {"write_fresh_dense_output_s": write_s, "write_fresh_dense_output_repeats_s": times,
             "what": f"numpy.full(({n_nodes}, {n_nodes}), 0.5): allocate and write {n_nodes ** 2 * 8 / 1e9:.2g} GB"}
 
 
 def _corr_vs_elephant(ours, elephant_binning, esc, repeats: int, **extra: Any) -> dict[str, Any]:
     """Time our full matrix and Elephant's ``BinnedSpikeTrain`` + ``correlation_coefficient``,
-    compare the two full outputs, and return the entry (and Elephant's binned trains)."""
-    ours_s, ours_times, mine = _median_timed(ours, repeats)
-    bin_s, bin_times, binned = _median_timed(elephant_binning, repeats)
-    corr_s, corr_times, want = _median_timed(lambda: esc.correlation_coefficient(binned), repeats)
+    compare the two full outputs, and return the entry (and Elephant's binned trains).
+
+    The calls alternate (ours, Elephant's binning, Elephant's matrix, ours, ...), so that a
+    change of machine load during the run falls on both sides alike.
+    """
+    walls: dict[str, list[float]] = {"ours": [], "binning": [], "matrix": []}
+    cpus: dict[str, list[float]] = {"ours": [], "binning": [], "matrix": []}
+    mine = binned = want = None
+    for _ in range(repeats):
+        mine = want = None
+        for key, func in (("ours", ours), ("binning", elephant_binning),
+                          ("matrix", lambda: esc.correlation_coefficient(binned))):
+            wall, _, out, cpu = _median_timed(func, 1)
+            walls[key].append(wall)
+            cpus[key].append(cpu[0])
+            if key == "ours":
+                mine = out
+            elif key == "binning":
+                binned = out
+            else:
+                want = out
+            out = None
     verified = _compare_blocked(mine, want)
     del mine, want
     gc.collect()
-    entry = _entry(ours_s, bin_s + corr_s, 1.0, extra.pop("subset"), "none", verified,
-                   timing=f"median of {repeats} calls each, same run", **extra)
+    med = {key: float(np.median(v)) for key, v in walls.items()}
+    cpu_med = {key: float(np.median(v)) for key, v in cpus.items()}
+    entry = _entry(med["ours"], med["binning"] + med["matrix"], 1.0, extra.pop("subset"), "none", verified,
+                   timing=f"median of {repeats} calls each, alternating ours / Elephant, same run", **extra)
     entry.update(
-        ours_repeats_s=ours_times,
-        elephant_binning_s=bin_s,
-        elephant_binning_repeats_s=bin_times,
-        elephant_matrix_s=corr_s,
-        elephant_matrix_repeats_s=corr_times,
-        speedup_vs_elephant_matrix_call_only=corr_s / ours_s,
+        ours_repeats_s=walls["ours"],
+        elephant_binning_s=med["binning"],
+        elephant_binning_repeats_s=walls["binning"],
+        elephant_matrix_s=med["matrix"],
+        elephant_matrix_repeats_s=walls["matrix"],
+        speedup_vs_elephant_matrix_call_only=med["matrix"] / med["ours"],
+        cpu_s={"ours": cpu_med["ours"], "elephant_binning": cpu_med["binning"], "elephant_matrix": cpu_med["matrix"],
+               "speedup": (cpu_med["binning"] + cpu_med["matrix"]) / cpu_med["ours"],
+               "what": "median process CPU time (all threads) of the same calls"},
     )
     return entry, binned
 
@@ -311,7 +338,7 @@ def _bench_corr_counts(st, trains, trials, n_nodes, n_trials, pq, esc, BinnedSpi
     counts = binned.to_array().astype(np.float64)
     centred = counts - counts.mean(axis=1, keepdims=True)
     del binned, counts
-    syrk_s, syrk_times, _ = _median_timed(lambda: dsyrk(1.0, centred.T, trans=1, lower=1), repeats)
+    syrk_s, syrk_times, _, _ = _median_timed(lambda: dsyrk(1.0, centred.T, trans=1, lower=1), repeats)
     floor = _output_floor(n_nodes, repeats)
     floor.update(
         blas_dsyrk_s=syrk_s,
@@ -415,6 +442,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         "target_speedup": TARGET_SPEEDUP,
         "data_generation_s": gen_s,
         "numba_compile_s": compile_s,
+        "numba_threads": _kernels.n_threads(),
         "neo_conversion_s_not_charged_to_elephant": conv_s,
         "elephant_version": elephant.__version__,
         "statistics": results,

@@ -226,15 +226,18 @@ def test_spike_count_matrices_from_spikes_equal_elephant(spikes, binary, bin_siz
     np.testing.assert_allclose(got_c, want_c, rtol=RTOL, atol=RTOL, equal_nan=True)
 
 
-def test_spike_count_correlation_over_trials_equals_elephant_on_concatenated_bins(spikes):
-    # expected: numpy.corrcoef (what Elephant's correlation_coefficient calls) of the
-    # trial-concatenated BinnedSpikeTrain arrays
+@pytest.mark.parametrize("ours, numpy_twin", [(spike_count_correlation, np.corrcoef),
+                                              (spike_count_covariance, np.cov)])
+@pytest.mark.parametrize("bin_size", [0.01, 0.1])  # 0.1 s: most non-zero bins hold several spikes
+def test_spike_count_matrices_over_trials_equal_elephant_on_concatenated_bins(spikes, ours, numpy_twin, bin_size):
+    # expected: numpy.corrcoef / numpy.cov (what Elephant's correlation_coefficient and
+    # covariance call on dense bins) of the trial-concatenated BinnedSpikeTrain arrays
     _, st, neo_trains = spikes
     trials = {"start": np.array([0.1, 0.9]), "stop": np.array([0.6, 1.4])}
     arrays = [
-        _quiet(BinnedSpikeTrain, neo_trains, bin_size=0.01 * pq.s, t_start=a * pq.s, t_stop=b * pq.s).to_array()
+        _quiet(BinnedSpikeTrain, neo_trains, bin_size=bin_size * pq.s, t_start=a * pq.s, t_stop=b * pq.s).to_array()
         for a, b in zip(trials["start"], trials["stop"])
     ]
-    want = _quiet(np.corrcoef, np.concatenate(arrays, axis=1))
-    got = spike_count_correlation(st, 0.01, trials=trials)
-    np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL, equal_nan=True)
+    want = _quiet(numpy_twin, np.concatenate(arrays, axis=1))
+    got = ours(st, bin_size, trials=trials)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * np.nanmax(np.abs(want)), equal_nan=True)
