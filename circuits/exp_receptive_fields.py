@@ -78,6 +78,7 @@ __all__ = [
     "receptive_field_metrics",
     "receptive_field_verdicts",
     "stream_figures",
+    "rf_map_figure",
     "SPEC",
 ]
 
@@ -622,6 +623,42 @@ def stream_figures(labels: Mapping[str, str], prefix: str):
             save_figure(fig, Path(directory) / f"{prefix}{metric}", overwrite=True)
 
     return hook
+
+
+def rf_map_figure(record: Any, populations: Sequence[str], n_per_population: int = 4, n_lags: int = 5) -> Any:
+    """ON − OFF z maps of the most strongly mapped cells of each population of a noise run.
+
+    Parameters
+    ----------
+    record : SpikeRecord
+        A sparse-noise run.
+    populations : sequence of str
+        E.g. ``("lgn_on", "v1_l4_exc")``.
+    n_per_population : int
+        Cells per population, by decreasing peak |z|.
+    n_lags : int
+        STA lags, noise frames.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        :func:`analysis.plotting.plot_rf_maps` of ``z_on − z_off`` at each population's
+        peak lag, titled ``population #node (peak z)``.
+    """
+    from analysis.plotting import plot_rf_maps
+
+    movie = rebuild_noise(record)
+    maps, titles = [], []
+    for population in populations:
+        rf = population_rfs(record[population], movie, n_lags)
+        peak = np.maximum(np.abs(rf.z_on), np.abs(rf.z_off)).reshape(rf.z_on.shape[0], -1).max(axis=1)
+        for cell in np.argsort(-peak)[:n_per_population]:
+            maps.append(rf.z_on[cell] - rf.z_off[cell])
+            titles.append(f"{population} #{cell} (z {peak[cell]:.1f})")
+    # plot_rf_maps draws row i at elevation y[i] with origin="lower": give it rising elevations
+    order = np.argsort(movie.y_deg)
+    return plot_rf_maps(np.stack(maps)[:, order], movie.x_deg, movie.y_deg[order], titles=titles,
+                        n_columns=n_per_population, colorbar_label="ON - OFF STA (z)")
 
 
 def stream_spec(name: str, question: str, conditions: dict[str, dict[str, Any]], metrics: Any, verdicts: Any,
