@@ -427,6 +427,9 @@ def _charge_metrics(record: Any, station: str) -> dict[str, float]:
     out = {f"charge_{p}": float(np.mean(table[p]) * _PICO) for p in PATHWAYS if p in table}
     if "ff" not in table or "pv" not in table:
         return out
+    if np.unique(labels).size < 3:
+        logger.warning("%s L5: fewer than 3 stimulus conditions, the cancellation indices are undefined", station)
+        return out
     exc, inh = np.asarray(table["ff"], float), np.asarray(table["pv"], float)
     index = tuned_cancellation_index(exc, inh, labels)
     control = shuffled_cancellation_index(exc, inh, labels)
@@ -448,10 +451,10 @@ def cancellation_metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], 
 
     * ``charge_<pathway>``: mean charge per sampled cell and stimulus epoch, pC (pathways
       ``ff`` = feedforward/shortcut, ``l4``, ``l23``, ``l5``, ``bg``, ``pv``; PV negative).
-    * ``cancellation_index``: median over sampled cells of :func:`tuned_cancellation_index`
+    * ``cancellation_index``: mean over sampled cells of :func:`tuned_cancellation_index`
       (stimulus conditions = the protocol's orientation × phase conditions);
       ``cancellation_index_shuffled``: the same cells' :func:`shuffled_cancellation_index`;
-      ``cancellation_index_excess``: median of the per-cell difference.
+      ``cancellation_index_excess``: mean of the per-cell difference (index − control).
     * ``deletion_ratio`` (:func:`deletion_ratio`), ``deletion_slope`` (median :func:`deletion_slope`).
 
     From the silencing runs (all L5 E cells, response window from :data:`RESPONSE_DELAY` to
