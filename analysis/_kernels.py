@@ -23,18 +23,27 @@ sta_accumulate_sparse
     The same for frames given by their non-zero pixels (sparse noise).
 pair_covariance
     Sample covariance of selected rows of a matrix (pairs of neurons).
-binned_gram
-    ``X Xᵀ`` of the binned spike matrix from the spikes directly (sparse co-occurrences).
+binned_sparse_matrix
+    The binned spike matrix ``X`` as row and column lists, straight from the spikes.
+sparse_covariance_upper
+    Upper triangle of the covariance or correlation of ``X`` (row-wise sparse product).
+mirror_upper
+    Copy the upper triangle of a square matrix onto the lower one.
+binned_covariance
+    Plain-Python glue of the three above: the full matrix from the spikes.
 gram_to_covariance
-    Turn that Gram matrix into a covariance or correlation matrix, in place.
+    Turn a dense Gram matrix (one triangle) into a covariance or correlation, in place.
 
 Design (spikeinterface ``postprocessing/correlograms.py``, STUMPY ``stump.py``): kernels
 are compiled lazily on first call (``njit`` without signatures, so importing the package
 compiles nothing), cached on disk only when ``NUMBA_CACHE_DIR`` is set (``cache=True``
 would fail in a read-only install), use ``error_model="numpy"`` so that 0/0 gives NaN as
-in numpy and Elephant, and are serial: every sum is accumulated in a fixed order, so a
-result never changes between runs or with the number of threads. Every kernel has a
-plain-Python twin in ``tests/reference_impl.py`` and the kernel tests also run with
+in numpy and Elephant, and accumulate every sum in a fixed order, so a result never
+changes between runs. Most are serial; the ones that produce ``n_nodes²`` matrices
+(:func:`sparse_covariance_upper`, :func:`_fill_symmetric`) run their rows on
+``n_threads()`` threads, each output element computed whole by one thread, so their
+results do not depend on the number of threads either. Every kernel has a plain-Python
+twin in ``tests/reference_impl.py`` and the kernel tests also run with
 ``NUMBA_DISABLE_JIT=1``.
 """
 
@@ -59,6 +68,7 @@ __all__ = [
     "mirror_upper",
     "binned_covariance",
     "gram_to_covariance",
+    "n_threads",
 ]
 
 #: Persist compiled kernels only where the user asked for a cache directory.

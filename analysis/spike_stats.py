@@ -538,12 +538,15 @@ def spike_count_correlation(
     -----
     Equal to ``elephant.spike_train_correlation.correlation_coefficient(
     BinnedSpikeTrain(...))`` and to :func:`correlation_coefficient` of the dense counts,
-    but it never builds the ``n_nodes × n_bins`` matrix: a Numba kernel adds one
-    co-occurrence per pair of spikes sharing a bin (cost ``sum_bins k²/2`` for ``k``
-    spikes per bin) and the covariance follows from
-    ``C = (X Xᵀ - N Nᵀ / L) / (L - 1)`` (Elephant's sparse formula). At fine bins,
-    where the binned matrix is mostly zeros, this is far cheaper than a dense product;
-    memory is one ``n_nodes²`` float64 matrix (0.8 GB for 10,000 neurons).
+    but it never builds the ``n_nodes × n_bins`` matrix. The binned matrix ``X`` is kept
+    as sparse row and column lists; each row ``i`` of ``X Xᵀ`` is summed in a small
+    integer accumulator over the neurons ``j >= i`` that share its non-empty bins
+    (Gustavson's sparse product: cost ``sum_bins k²/2`` for ``k`` active neurons per bin,
+    rows in parallel), normalised with Elephant's sparse formula
+    ``C = (X Xᵀ - N Nᵀ / L) / (L - 1)`` and written once; the lower triangle is then
+    mirrored tile by tile. At fine bins, where ``X`` is mostly zeros, this is far cheaper
+    than a dense product; memory is one ``n_nodes²`` float64 matrix (0.8 GB for 10,000
+    neurons) plus one ``n_nodes`` accumulator per thread.
 
     Examples
     --------
