@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ __all__ = [
     "NoiseMovie",
     "PopulationRF",
     "receptive_fields_spec",
-    "sparse_noise_overrides",
+    "SparseNoiseParams",
     "stream_spec",
     "rebuild_noise",
     "population_rfs",
@@ -104,12 +104,12 @@ MIN_IMAGE_RATE = 1.0
 
 
 @dataclass(frozen=True)
-class RFProtocolParams:
-    """Stimulus parameters of the receptive-field experiment (SI units: s, deg).
+class SparseNoiseParams:
+    """The sparse-noise condition (SI units: s, deg); shared with the hierarchy experiment.
 
     Parameters
     ----------
-    noise_duration : float
+    duration : float
         Total sparse noise per run, s. STA noise falls as ``1/sqrt(N_spikes)``: a cell
         needs a few hundred spikes for a map at ``Z_MAPPED`` (docs/exp_receptive_fields.md
         derives it), so 300 s at the 1–10 spikes/s of cortical E cells at scale 1.
@@ -122,30 +122,53 @@ class RFProtocolParams:
         Fraction of checks lit per noise frame (10 dots of 100 at 0.1): in 40 s the LGN
         cells (about 600 spikes each) are mapped at 88 %, peaks within 0.08 deg of their
         centres (measured, seed 1).
-    noise_frame_duration : float
+    frame_duration : float
         Duration of one noise pattern, s (50 ms: about one LGN integration time).
     n_lags : int
         STA lags in noise frames (0 … n_lags − 1, i.e. up to 250 ms at 5 × 50 ms).
+    """
+
+    duration: float = 300.0
+    trial_duration: float = 10.0
+    dot_size: float = 0.2
+    density: float = 0.1
+    frame_duration: float = 0.05
+    n_lags: int = 5
+
+    def __post_init__(self) -> None:
+        if self.n_lags < 1:
+            raise ConfigError(f"n_lags: must be >= 1, got {self.n_lags}")
+
+    def overrides(self) -> dict[str, Any]:
+        """Configuration overrides of the condition."""
+        return {"stimulus": {
+            "protocol": "sparse_noise", "duration": f"{self.duration} s",
+            "trial_duration": f"{self.trial_duration} s", "dot_size": f"{self.dot_size} deg",
+            "density": self.density, "noise_frame_duration": f"{self.frame_duration} s",
+            "contrasts": [1.0]}}
+
+
+@dataclass(frozen=True)
+class RFProtocolParams:
+    """Stimulus parameters of the receptive-field experiment (SI units: s, deg).
+
+    Parameters
+    ----------
+    noise : SparseNoiseParams
+        The ``noise`` condition.
     n_images, image_repeats : int
         Natural-like images and repeats of each (None for ``n_images`` drops the condition).
     image_duration, image_blank : float
         Flash and grey interval, s.
     """
 
-    noise_duration: float = 300.0
-    trial_duration: float = 10.0
-    dot_size: float = 0.2
-    density: float = 0.1
-    noise_frame_duration: float = 0.05
-    n_lags: int = 5
+    noise: SparseNoiseParams = field(default_factory=SparseNoiseParams)
     n_images: int | None = 20
     image_repeats: int = 10
     image_duration: float = 0.3
     image_blank: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.n_lags < 1:
-            raise ConfigError(f"n_lags: must be >= 1, got {self.n_lags}")
         if self.n_images is not None and (self.n_images < 2 or self.image_repeats < 2):
             raise ConfigError("n_images and image_repeats: reliability needs >= 2 images and >= 2 repeats "
                               f"(got {self.n_images}, {self.image_repeats})")
@@ -159,26 +182,13 @@ class RFProtocolParams:
             out["images"] = {"stimulus": {
                 "protocol": "natural_images", "n_images": self.n_images, "repeats": self.image_repeats,
                 "duration": f"{self.image_duration} s", "blank": f"{self.image_blank} s"}}
-        out["noise"] = sparse_noise_overrides(self)
+        out["noise"] = self.noise.overrides()
         return out
 
     def biological_time(self) -> float:
         """Simulated time per variant × seed, s."""
         images = 0.0 if self.n_images is None else self.n_images * self.image_repeats * (self.image_duration + self.image_blank)
-        return self.noise_duration + images
-
-
-def sparse_noise_overrides(params: Any) -> dict[str, Any]:
-    """Configuration overrides of a sparse-noise condition.
-
-    ``params`` has the fields ``noise_duration``, ``trial_duration``, ``dot_size``,
-    ``density`` and ``noise_frame_duration`` (s, deg), as :class:`RFProtocolParams`.
-    """
-    return {"stimulus": {
-        "protocol": "sparse_noise", "duration": f"{params.noise_duration} s",
-        "trial_duration": f"{params.trial_duration} s", "dot_size": f"{params.dot_size} deg",
-        "density": params.density, "noise_frame_duration": f"{params.noise_frame_duration} s",
-        "contrasts": [1.0]}}
+        return self.noise.duration + images
 
 
 #: Defaults: 300 s of sparse noise + 20 images × 10 repeats × 0.6 s = 420 s per variant × seed.
@@ -556,7 +566,7 @@ def image_metrics(record: Any) -> dict[tuple[str, str, str], float]:
 
 def _metrics_for(params: RFProtocolParams):
     def metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], float]:
-        out = noise_metrics(runs["noise"], params.n_lags)
+        out = noise_metrics(runs["noise"], params.noise.n_lags)
         if "images" in runs:
             out.update(image_metrics(runs["images"]))
         return out

@@ -39,7 +39,8 @@ def main() -> None:
         print(save_figure(fig, args.figure, overwrite=args.overwrite))
         return
     if args.noise is not None:
-        protocol = dataclasses.replace(DEFAULT_RF_PROTOCOL, noise_duration=args.noise)
+        noise = dataclasses.replace(DEFAULT_RF_PROTOCOL.noise, duration=args.noise)
+        protocol = dataclasses.replace(DEFAULT_RF_PROTOCOL, noise=noise)
         experiments.EXPERIMENT_SPECS["receptive-fields"] = receptive_fields_spec(protocol)
     results = experiments.run_experiment("receptive-fields", args.out, variants=args.variants,
                                          n_seeds=args.seeds, scale=args.scale, device=args.device,

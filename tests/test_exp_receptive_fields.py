@@ -16,6 +16,7 @@ from circuits import experiments
 from circuits.exp_receptive_fields import (
     NoiseMovie,
     RFProtocolParams,
+    SparseNoiseParams,
     ln_prediction_r,
     population_rfs,
     rebuild_noise,
@@ -96,10 +97,10 @@ def test_protocol_parameters_are_checked():
     with pytest.raises(ConfigError, match="n_images"):
         RFProtocolParams(n_images=1)
     with pytest.raises(ConfigError, match="n_lags"):
-        RFProtocolParams(n_lags=0)
+        SparseNoiseParams(n_lags=0)
 
 
-TINY_PROTOCOL = RFProtocolParams(noise_duration=4.0, trial_duration=1.0, n_images=3, image_repeats=2,
+TINY_PROTOCOL = RFProtocolParams(SparseNoiseParams(duration=4.0, trial_duration=1.0), n_images=3, image_repeats=2,
                                  image_duration=0.15, image_blank=0.05)
 TINY = {"stream": {"stations": ["v1", "v2"]}, "run": {"silence_guard": False, "chunk": "4 s"}}
 
