@@ -177,14 +177,21 @@ def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
     record = {"name": task["name"], "seed": task["seed"], "params": task["params"],
               "path": str(path.relative_to(out)), "status": "failed", "attempts": 0, "error": None}
     t0 = time.perf_counter()
+    record["attempt_wall_times_s"] = []
     for attempt in range(1, retries + 2):
         record["attempts"] = attempt
+        t_attempt = time.perf_counter()
         try:
             _run_one(task["config"], path)
         except VentralColumnsError as exc:
             record["error"] = str(exc)
+            record["attempt_wall_times_s"].append(time.perf_counter() - t_attempt)
             logger.warning("%s: attempt %d failed: %s", task["name"], attempt, exc)
+            # a child killed by a signal leaves its temporary file; nobody else writes this name
+            for stale in runs.glob(f".{path.name}.tmp-*"):
+                stale.unlink(missing_ok=True)
             continue
+        record["attempt_wall_times_s"].append(time.perf_counter() - t_attempt)
         record.update(status="done", error=None)
         break
     record["wall_time_s"] = time.perf_counter() - t0
@@ -285,8 +292,9 @@ def run_sweep(
     dict
         The ``sweep.json`` document: ``sweep`` (configuration, grid, seeds, workers), ``runs``
         (per run: ``name``, ``seed``, ``params``, ``path``, ``status`` in ``done``/``skipped``/
-        ``failed``, ``wall_time_s``, ``attempts``, ``error``, ``run_wall_time_s`` = the run's own
-        build/compile/simulate/write times), ``counts`` and ``wall_time_s``.
+        ``failed``, ``wall_time_s``, ``attempts``, ``attempt_wall_times_s``, ``error``,
+        ``run_wall_time_s`` = the run's own build/compile/simulate/write times), ``counts`` and
+        ``wall_time_s``.
 
     Raises
     ------

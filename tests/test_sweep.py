@@ -85,11 +85,17 @@ def test_failed_run_is_retried_and_reported(tmp_path, config, monkeypatch):
     # a child process that always fails, instead of a simulation (the threaded scheduler runs
     # the tasks in this process, so the patched worker code is the one the sweep starts)
     monkeypatch.setattr(experiments, "_WORKER", "import sys\nsys.exit('boom: simulated failure')")
+    # the temporary file a killed child would leave behind (analysis.outputs naming)
+    stale = tmp_path / "runs" / ".seed1_stream.shortcut_scale=0.5.h5.tmp-1-dead.h5"
+    stale.parent.mkdir()
+    stale.write_bytes(b"")
     doc = run_sweep(config, tmp_path, n_seeds=1, grid={"stream.shortcut_scale": [0.5, 1.0]}, workers=2,
                     retries=1, progress=False)
     # 1 seed x 2 values, each tried 1 + retries = 2 times, then reported, not dropped
     assert [r["status"] for r in doc["runs"]] == ["failed", "failed"]
     assert [r["attempts"] for r in doc["runs"]] == [2, 2]
+    assert [len(r["attempt_wall_times_s"]) for r in doc["runs"]] == [2, 2]
+    assert not stale.exists()  # removed after the failed attempt
     assert all("boom: simulated failure" in r["error"] for r in doc["runs"])
     assert [r["params"] for r in doc["runs"]] == [{"stream.shortcut_scale": 0.5}, {"stream.shortcut_scale": 1.0}]
     assert json.loads((tmp_path / "sweep.json").read_text())["counts"]["failed"] == 2
