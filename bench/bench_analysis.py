@@ -266,23 +266,18 @@ def _corr_vs_elephant(ours, elephant_binning, esc, repeats: int, **extra: Any) -
     """
     walls: dict[str, list[float]] = {"ours": [], "binning": [], "matrix": []}
     cpus: dict[str, list[float]] = {"ours": [], "binning": [], "matrix": []}
-    mine = binned = want = None
+    last: dict[str, Any] = {}  # the latest output of each call
+    calls = {"ours": ours, "binning": elephant_binning,
+             "matrix": lambda: esc.correlation_coefficient(last["binning"])}
     for _ in range(repeats):
-        mine = want = None
-        for key, func in (("ours", ours), ("binning", elephant_binning),
-                          ("matrix", lambda: esc.correlation_coefficient(binned))):
-            wall, _, out, cpu = _median_timed(func, 1)
+        last.pop("ours", None)
+        last.pop("matrix", None)
+        for key, func in calls.items():
+            wall, _, last[key], cpu = _median_timed(func, 1)
             walls[key].append(wall)
             cpus[key].append(cpu[0])
-            if key == "ours":
-                mine = out
-            elif key == "binning":
-                binned = out
-            else:
-                want = out
-            out = None
-    verified = _compare_blocked(mine, want)
-    del mine, want
+    binned = last.pop("binning")
+    verified = _compare_blocked(last.pop("ours"), last.pop("matrix"))
     gc.collect()
     med = {key: float(np.median(v)) for key, v in walls.items()}
     cpu_med = {key: float(np.median(v)) for key, v in cpus.items()}
