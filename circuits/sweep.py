@@ -93,6 +93,17 @@ def parse_assignments(items: Sequence[str]) -> dict[str, list[Any]]:
 
     A key given twice collects the values of both.
 
+    Parameters
+    ----------
+    items : sequence of str
+        ``KEY=V1,V2,...`` with ``KEY`` a ``TABLE.KEY`` of the configuration schema and the
+        values as TOML values (bare words are strings).
+
+    Returns
+    -------
+    dict
+        Dotted key → list of values, in the order given.
+
     Raises
     ------
     ConfigError
@@ -128,6 +139,21 @@ def expand_sweep(cfg: dict[str, Any], grid: dict[str, list[Any]], n_seeds: int) 
 
     Seeds are ``cfg["run"]["master_seed"]`` and the ``n_seeds - 1`` following integers. Every
     configuration is validated here, before anything runs.
+
+    Parameters
+    ----------
+    cfg : dict
+        Resolved base configuration (:func:`circuits.config.load_config`).
+    grid : dict
+        Dotted key → values (:func:`parse_assignments`).
+    n_seeds : int
+        Number of master seeds.
+
+    Returns
+    -------
+    list of dict
+        Per run, seed-major: ``name`` (file stem), ``seed``, ``params`` (dotted key → value)
+        and ``config`` (resolved).
 
     Raises
     ------
