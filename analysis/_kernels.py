@@ -33,6 +33,8 @@ binned_covariance
     Plain-Python glue of the three above: the full matrix from the spikes.
 gram_to_covariance
     Turn a dense Gram matrix (one triangle) into a covariance or correlation, in place.
+integer_gram_to_covariance
+    The same from an exact integer Gram matrix (e.g. float32 BLAS on counts), exactly.
 
 Design (spikeinterface ``postprocessing/correlograms.py``, STUMPY ``stump.py``): kernels
 are compiled lazily on first call (``njit`` without signatures, so importing the package
@@ -68,6 +70,7 @@ __all__ = [
     "mirror_upper",
     "binned_covariance",
     "gram_to_covariance",
+    "integer_gram_to_covariance",
     "n_threads",
 ]
 
@@ -675,21 +678,22 @@ def binned_covariance(times, node_ids, win_start, win_stop, n_nodes, n_bins, inv
 
 
 @_jit_parallel
-def _fill_symmetric(out, row_sums, n_samples, ddof, mode):
-    """Walk the upper triangle of ``out`` tile by tile and write both triangles, in place.
+def _fill_symmetric(src, out, row_sums, alpha, beta, denominator, mode):
+    """Walk the upper triangle of ``src`` tile by tile and write both triangles of ``out``.
 
-    ``mode`` 0 copies the upper triangle onto the lower one; 1 and 2 first turn each Gram
-    element into a covariance (``(G - N Nᵀ / L) / (L - ddof)``) or a correlation
-    (``C_ij / sqrt(C_ii C_jj)`` clipped to ``[-1, 1]`` as ``numpy.corrcoef`` does, NaN for
-    a row without variance). Tiles of ``GRAM_TILE`` rows and columns keep the transposed
-    writes in cache; tile rows go to the threads in balanced pairs
+    ``src`` may be ``out`` itself (in place) or a separate matrix of another float type.
+    ``mode`` 0 copies; 1 and 2 first turn each Gram element into
+    ``v = alpha G_ac - beta N_a N_c`` and then into a covariance ``v / denominator`` or a
+    correlation ``v / sqrt(v_aa v_cc)`` clipped to ``[-1, 1]`` as ``numpy.corrcoef``
+    does (NaN for a row without variance). Tiles of ``GRAM_TILE`` rows and columns keep
+    the transposed writes in cache; tile rows go to the threads in balanced pairs
     (:func:`_paired_index`) and every element is computed by one thread, so the result
     does not depend on the number of threads.
     """
     n = out.shape[0]
     diag = np.empty(n, dtype=np.float64)
     for a in range(n):
-        diag[a] = out[a, a] - row_sums[a] * row_sums[a] / n_samples
+        diag[a] = alpha * src[a, a] - beta * (row_sums[a] * row_sums[a])
     n_tiles = (n + GRAM_TILE - 1) // GRAM_TILE
     for p in numba.prange((n_tiles + 1) // 2):
         for side in range(2):
@@ -702,9 +706,9 @@ def _fill_symmetric(out, row_sums, n_samples, ddof, mode):
                 j1 = min(j0 + GRAM_TILE, n)
                 for a in range(i0, i1):
                     for c in range(max(a, j0), j1):
-                        v = out[a, c]
+                        v = np.float64(src[a, c])
                         if mode != 0:
-                            v = v - row_sums[a] * row_sums[c] / n_samples
+                            v = alpha * v - beta * (row_sums[a] * row_sums[c])
                             if mode == 2:
                                 v = v / np.sqrt(diag[a] * diag[c])
                                 if v > 1.0:
@@ -712,15 +716,15 @@ def _fill_symmetric(out, row_sums, n_samples, ddof, mode):
                                 elif v < -1.0:
                                     v = -1.0
                             else:
-                                v = v / (n_samples - ddof)
-                            out[a, c] = v
+                                v = v / denominator
+                        out[a, c] = v
                         out[c, a] = v
     return out
 
 
 def mirror_upper(out):
     """Copy the upper triangle of a square float64 matrix onto its lower triangle, in place."""
-    return _fill_symmetric(out, np.zeros(out.shape[0]), 1.0, 0, 0)
+    return _fill_symmetric(out, out, np.zeros(out.shape[0]), 1.0, 0.0, 1.0, 0)
 
 
 def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
@@ -732,4 +736,23 @@ def gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
     ``numpy.corrcoef`` does, NaN for a row without variance. Pass zero ``row_sums`` for a
     Gram matrix of already centred rows. See :func:`_fill_symmetric`.
     """
-    return _fill_symmetric(gram, row_sums, float(n_samples), ddof, 2 if correlation else 1)
+    n_samples = float(n_samples)
+    return _fill_symmetric(gram, gram, row_sums, 1.0, 1.0 / n_samples, n_samples - ddof, 2 if correlation else 1)
+
+
+def integer_gram_to_covariance(gram, row_sums, n_samples, ddof, correlation):
+    """:func:`gram_to_covariance` of an exact integer Gram matrix (any float type) into a new
+    float64 matrix, with integer arithmetic where it matters.
+
+    ``L G - N Nᵀ`` is computed exactly (every term is an integer below 2**53), so the
+    covariance ``(L G - N Nᵀ) / (L (L - ddof))`` and the correlation are correctly
+    rounded. Only the upper triangle of ``gram`` is read.
+
+    Returns
+    -------
+    float64[n, n]
+    """
+    n_samples = float(n_samples)
+    out = np.empty(gram.shape, dtype=np.float64)
+    return _fill_symmetric(gram, out, row_sums, n_samples, 1.0, n_samples * (n_samples - ddof),
+                           2 if correlation else 1)

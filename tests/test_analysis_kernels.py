@@ -231,15 +231,23 @@ def test_binned_covariance_equals_dense_twin(n_spikes, window, binary, n_nodes):
 
 @pytest.mark.parametrize("n_nodes", [0, 1, 2, 5, 67])  # 67 > GRAM_TILE: several tiles
 @pytest.mark.parametrize("correlation", [False, True])
-def test_gram_to_covariance_equals_twin(n_nodes, correlation):
-    # expected: numpy outer-product formula of reference_impl, to 1e-12 relative
+@pytest.mark.parametrize("kernel", ["in place", "integer float32", "integer float64"])
+def test_gram_to_covariance_equals_twin(n_nodes, correlation, kernel):
+    # expected: numpy outer-product formula of reference_impl, to 1e-12 relative (the
+    # integer kernel's arithmetic is exact, the twin's is not)
     rng = np.random.default_rng(600 + n_nodes)
     x = rng.poisson(1.0, size=(n_nodes, 13)).astype(np.float64)
     if n_nodes > 1:
         x[1] = 0.0  # a silent row: NaN correlations
     gram, rows = x @ x.T, x.sum(axis=1)
     want = ref.gram_to_covariance(gram.copy(), rows, 13, 1, correlation)
-    got = _kernels.gram_to_covariance(np.triu(gram), rows, 13, 1, correlation)  # reads the upper triangle
+    upper = np.triu(gram)  # the kernels read the upper triangle only
+    if kernel == "in place":
+        got = _kernels.gram_to_covariance(upper, rows, 13, 1, correlation)
+    else:
+        dtype = np.float32 if kernel.endswith("32") else np.float64
+        got = _kernels.integer_gram_to_covariance(upper.astype(dtype), rows, 13, 1, correlation)
+    assert got.dtype == np.float64
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, equal_nan=True)
 
 

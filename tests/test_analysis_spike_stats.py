@@ -101,6 +101,24 @@ def test_correlation_of_identical_and_independent_rows():
 
 
 @pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: rng.poisson(4.0, size=(70, 100)),  # integer counts: exact float32 ssyrk path
+        lambda rng: rng.poisson(600.0, size=(70, 100)),  # row sums of squares > 2**24: dsyrk path
+        lambda rng: rng.normal(size=(70, 100)),  # not integers: centred dsyrk path
+    ],
+)
+def test_dense_matrices_equal_numpy_on_every_path(make):
+    # expected: numpy.corrcoef / numpy.cov (what Elephant calls on dense bins), to 1e-9
+    x = make(np.random.default_rng(7))
+    x[5] = 3  # a row without variance: NaN correlations, as numpy gives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want_c, want_v = np.corrcoef(x), np.cov(x)
+    np.testing.assert_allclose(correlation_coefficient(x), want_c, rtol=1e-9, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(covariance(x), want_v, rtol=1e-9, atol=1e-9 * np.abs(want_v).max())
+
+
+@pytest.mark.parametrize(
     "call, field",
     [
         (lambda: cv(([0, 1], [0.3, 0.1], 2)), "sorted"),
