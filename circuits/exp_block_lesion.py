@@ -55,6 +55,8 @@ def lesion_conditions(stations: Sequence[str]) -> dict[str, dict[str, Any]]:
     for station in lesioned_stations(stations):
         out[f"lesion_{station}"] = {
             "manipulation": [{"kind": "block_lesion", "stations": [station], "start": "0 s", "stop": "inf s"}],
+            # downstream layers may fall silent without the block: an outcome, not a broken run
+            "run": {"silence_guard": False},
         }
     return out
 

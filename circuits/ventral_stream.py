@@ -55,7 +55,7 @@ from circuits.params import VARIANTS, STREAM_SOURCES, ProjectionParams, StationP
 from columns.column import LaminarColumn, build_column
 from columns.derived import psc_to_conductance, psp_to_psc
 from columns.params import PopulationParams
-from stimuli.lgn import LGNMosaic
+from stimuli.lgn import LGNMosaic, mosaic_capacity
 
 __all__ = [
     "Station",
@@ -100,7 +100,8 @@ class VentralStream:
     params : VentralStreamParams
     mosaic : LGNMosaic
     lgn : SpikeGeneratorGroup
-        All LGN cells in mosaic order (ON first), named ``lgn``.
+        All LGN cells in mosaic order (ON first), named ``lgn``, padded with silent,
+        unconnected slots up to :func:`stimuli.lgn.mosaic_capacity`.
     stations : dict of str to Station
     projections : dict of str to Synapses
         Thalamic and inter-areal projections by name.
@@ -283,7 +284,11 @@ def build_ventral_stream(
     init_children = np.random.SeedSequence(seeds["initial_state"]).spawn(len(params.stations))
     column_seeds = np.random.SeedSequence(seeds["connectivity"] + 1).generate_state(len(params.stations))
 
-    lgn = SpikeGeneratorGroup(mosaic.n_cells, np.zeros(0, dtype=int), np.zeros(0) * second, name="lgn")
+    # Sized by the largest mosaic any seed can draw (the extra cells stay silent and
+    # unconnected): the group's size then does not change the generated standalone code
+    # from one seed to the next, which otherwise recompiled most of it per seed.
+    n_slots = mosaic_capacity(mosaic.params, mosaic.field_size_deg)
+    lgn = SpikeGeneratorGroup(max(n_slots, mosaic.n_cells), np.zeros(0, dtype=int), np.zeros(0) * second, name="lgn")
     stations: dict[str, Station] = {}
     for k, st_params in enumerate(params.stations):
         bg = dataclasses.replace(

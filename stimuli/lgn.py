@@ -63,6 +63,7 @@ __all__ = [
     "POPULATIONS",
     "LGNMosaic",
     "build_lgn_mosaic",
+    "mosaic_capacity",
     "LGNFilter",
     "default_time_step",
     "iter_lgn_drive",
@@ -248,8 +249,9 @@ def _jittered_lattice(
     spacing = 1.0 / math.sqrt(density)
     half = field_size_deg / 2
     offset = rng.random(2) * spacing
-    xs = -half + offset[0] + spacing * np.arange(int(math.ceil(field_size_deg / spacing)) + 1)
-    ys = -half + offset[1] + spacing * np.arange(int(math.ceil(field_size_deg / spacing)) + 1)
+    side = _lattice_side(field_size_deg, density)
+    xs = -half + offset[0] + spacing * np.arange(side)
+    ys = -half + offset[1] + spacing * np.arange(side)
     xs, ys = xs[xs < half], ys[ys < half]
     x, y = np.meshgrid(xs, ys)
     x, y = x.ravel(), y.ravel()
@@ -259,6 +261,27 @@ def _jittered_lattice(
     x = np.where(x < -half, -2 * half - x, np.where(x > half, 2 * half - x, x))
     y = np.where(y < -half, -2 * half - y, np.where(y > half, 2 * half - y, y))
     return x, y
+
+
+def _lattice_side(field_size_deg: float, density: float) -> int:
+    return int(math.ceil(field_size_deg / (1.0 / math.sqrt(density)))) + 1
+
+
+def mosaic_capacity(params: LGNParams = DEFAULT_LGN, field_size_deg: float = 2.0) -> int:
+    """The largest number of cells :func:`build_lgn_mosaic` can return for any seed.
+
+    Each jittered lattice keeps at most its full ``side × side`` grid (reflection at the
+    border moves cells, it never adds them). A simulator sized by this bound instead of
+    the drawn count has the same shape for every seed (Brian2 standalone then reuses its
+    generated code).
+
+    Examples
+    --------
+    >>> cap = mosaic_capacity(field_size_deg=1.0)
+    >>> all(build_lgn_mosaic(field_size_deg=1.0, rng_or_seed=s).n_cells <= cap for s in range(5))
+    True
+    """
+    return 2 * sum(_lattice_side(field_size_deg, c.density_per_deg2) ** 2 for c in params.channels)
 
 
 def build_lgn_mosaic(

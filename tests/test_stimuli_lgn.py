@@ -316,3 +316,15 @@ def test_mosaic_density_and_node_table():
     other = build_lgn_mosaic(params, field, 12)
     assert np.array_equal(again.x_deg, mosaic.x_deg)
     assert not np.array_equal(other.x_deg[:10], mosaic.x_deg[:10])
+
+
+def test_mosaic_capacity_bounds_every_seed_and_is_reached():
+    from stimuli.lgn import mosaic_capacity
+
+    # The bound is the full lattice (side^2 per lattice); 200 seeds never exceed it, and
+    # it is tight: the largest drawn mosaic is within one row+column per lattice of it.
+    counts = [build_lgn_mosaic(field_size_deg=1.0, rng_or_seed=s).n_cells for s in range(200)]
+    cap = mosaic_capacity(field_size_deg=1.0)
+    assert max(counts) <= cap
+    side = math.isqrt(cap // 2)  # one channel (parvo) x 2 signs in the default preset
+    assert cap - max(counts) <= 2 * (2 * side - 1)
