@@ -375,7 +375,8 @@ def _run_one(cfg: dict[str, Any], path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(cfg), str(path)], capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise VentralColumnsError(f"run {path.name} failed: {lines[-1] if lines else 'exit code ' + str(proc.returncode)}")
+        last = lines[-1] if lines else "no error message"
+        raise VentralColumnsError(f"run {path.name} failed (exit code {proc.returncode}): {last}")
 
 
 def _l5_rates(path: Path) -> dict[str, float]:

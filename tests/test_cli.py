@@ -98,15 +98,23 @@ def test_sigterm_during_a_run_keeps_a_marked_partial_file(tmp_path):
         '[stimulus]\norientations = 8\nphases = 2\nrepeats = 5\nduration = "0.2 s"\nblank = "0.1 s"\n'
     )
     out = tmp_path / "run.h5"
-    proc = subprocess.Popen([str(SCRIPT), "run", str(cfg), "--out", str(out)], stderr=subprocess.PIPE, text=True, cwd=REPO)
-    partial_tmp = []
+    import threading
+
+    proc = subprocess.Popen([str(SCRIPT), "-v", "run", str(cfg), "--out", str(out)], stderr=subprocess.PIPE, text=True,
+                            cwd=REPO)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
     deadline = time.time() + 240
-    while time.time() < deadline and not partial_tmp:  # wait until the run is writing
-        partial_tmp = [p for p in tmp_path.iterdir() if p.name.startswith(".run.h5.tmp-")]
+    # wait until the network is built (its log line): the cortical populations are added to
+    # the file right after it; a fixed delay after the file appeared raced on a loaded machine
+    while time.time() < deadline and not any("projections" in line for line in list(lines)):
         time.sleep(0.2)
     time.sleep(3.0)
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    stderr = "".join(lines)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
     assert not out.exists()  # never a half file under the final name
