@@ -106,6 +106,9 @@ def _compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
         "max_rel_diff_where_nonzero": float(np.nanmax(np.where(np.abs(theirs) > 0, diff / scale, 0.0)))
         if diff.size else 0.0,
         "nan_pattern_equal": bool(np.array_equal(np.isnan(ours), np.isnan(theirs))),
+        # the tests' criterion; a relative difference alone blows up where one side holds
+        # rounding noise (e.g. 2e-17) and the other the exact 0
+        "allclose_rtol_1e-9_atol_1e-12": bool(np.allclose(ours, theirs, rtol=1e-9, atol=1e-12, equal_nan=True)),
     }
 
 
@@ -246,6 +249,7 @@ def _compare_blocked(ours: np.ndarray, theirs: np.ndarray, block: int = 500) -> 
         "max_abs_diff": max(p["max_abs_diff"] for p in parts),
         "max_rel_diff_where_nonzero": max(p["max_rel_diff_where_nonzero"] for p in parts),
         "nan_pattern_equal": all(p["nan_pattern_equal"] for p in parts),
+        "allclose_rtol_1e-9_atol_1e-12": all(p["allclose_rtol_1e-9_atol_1e-12"] for p in parts),
     }
 
 
