@@ -65,6 +65,7 @@ __all__ = [
     "DEFAULT_HIERARCHY_PROTOCOL",
     "hierarchy_spec",
     "grating_metrics",
+    "latency_and_modulation",
     "hierarchy_verdicts",
     "monotone_step",
     "SPEC",
@@ -196,6 +197,14 @@ def grating_metrics(record: Any, params: HierarchyProtocolParams = DEFAULT_HIERA
     onset and phase; the population PSTH averages over phases.
     """
     out = edge_tuning_metrics(record)
+    out.update(latency_and_modulation(record, params))
+    return out
+
+
+def latency_and_modulation(record: Any, params: HierarchyProtocolParams = DEFAULT_HIERARCHY_PROTOCOL
+                           ) -> dict[tuple[str, str, str], float]:
+    """``latency_s`` and ``f1_f0`` of :func:`grating_metrics` (its Notes), per station × layer."""
+    out: dict[tuple[str, str, str], float] = {}
     trials = record.trials
     starts = np.asarray(trials["start"], float)
     stops = np.asarray(trials["stop"], float)
