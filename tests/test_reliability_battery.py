@@ -205,7 +205,7 @@ ARGPARSE_CASES = [
 
 @pytest.mark.parametrize("name, argv, fragments", ARGPARSE_CASES, ids=[c[0] for c in ARGPARSE_CASES])
 def test_cli_bad_flags_exit_2_with_one_line(battery, capsys, ws, name, argv, fragments):
-    battery("cli", "bad flag or value")
+    battery("cli", f"bad flag or value: {name}")
     status, _, err = _cli(capsys, ws.fmt(argv))
     _assert_user_error(status, err, fragments, argparse_usage=True)
     ws.assert_untouched()
@@ -243,7 +243,7 @@ HANDLER_CASES = [
 
 @pytest.mark.parametrize("name, argv, fragments", HANDLER_CASES, ids=[c[0] for c in HANDLER_CASES])
 def test_cli_bad_paths_and_contents_exit_2_with_one_line(battery, capsys, ws, name, argv, fragments):
-    battery("cli", "bad path or file content")
+    battery("cli", f"bad path or content: {name}")
     status, _, err = _cli(capsys, ws.fmt(argv))
     _assert_user_error(status, err, fragments)
     ws.assert_untouched()
