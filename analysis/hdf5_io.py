@@ -243,8 +243,9 @@ class SpikeFileWriter:
         :class:`~analysis.errors.OutputExistsError` before anything is written.
     keep_partial : bool
         If the writer is aborted (an exception inside the ``with`` block, or
-        :meth:`abort`), keep what was written as ``<stem>.partial<suffix>`` with the root
-        attribute ``complete = False`` instead of deleting it.
+        :meth:`abort`), keep what was written as ``<stem>.partial<suffix>`` (or
+        ``.partial-2``... next to an earlier one) with the root attribute
+        ``complete = False`` instead of deleting it.
     compression : {None, "gzip"}
         Filter of the spike datasets. Default ``None``: the HDF5 library inside the
         libsonata wheels has no deflate filter, so compressed spikes would be unreadable

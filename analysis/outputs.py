@@ -118,6 +118,20 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
+def _unused_partial_path(path: Path) -> Path:
+    """:func:`partial_path`, or ``run.partial-2.h5``, ``-3``... when earlier ones exist.
+
+    The partial file of an earlier interruption may be all that is left of a long run;
+    a second interruption keeps its own next to it instead of replacing it.
+    """
+    kept = partial_path(path)
+    k = 2
+    while kept.exists():
+        kept = path.with_name(f"{path.stem}.partial-{k}{path.suffix}")
+        k += 1
+    return kept
+
+
 def check_output_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Validate an output path before any work is done.
 
@@ -167,7 +181,8 @@ def atomic_output(
     overwrite : bool
         Allow replacing an existing file (checked before and again at the rename).
     keep_partial : bool
-        On failure keep what was written as :func:`partial_path` instead of deleting it.
+        On failure keep what was written as :func:`partial_path` instead of deleting it
+        (``<stem>.partial-2<suffix>``, ``-3``... when an earlier partial file exists).
 
     Raises
     ------
@@ -188,7 +203,7 @@ def atomic_output(
             # A write that failed for lack of room leaves a file that is likely unreadable
             # and only takes more of the full disk: it is never kept, even as partial.
             if keep_partial and reason is None:
-                kept = partial_path(final)
+                kept = _unused_partial_path(final)
                 os.replace(tmp, kept)
                 logger.warning("interrupted: kept the partial output as %s", kept)
             else:

@@ -439,6 +439,24 @@ def test_a_file_that_lies_about_its_sorting_is_not_read_by_window(battery, ws):
     _assert_one_line(info.value, ("claims sorting = by_time",))
 
 
+def test_a_second_interruption_keeps_the_first_partial_file(battery, ws):
+    battery("overwrite", "partial file of an earlier interruption")
+    final = ws.root / "interrupted.h5"
+    (ws.root / "partial.h5").rename(ws.root / "interrupted.partial.h5")
+    ws.before = _snapshot(ws.root)
+    with pytest.raises(KeyboardInterrupt):
+        with SpikeFileWriter(final, keep_partial=True) as writer:
+            writer.add_population(POP, 4)
+            writer.append(POP, [3], [0.5])
+            raise KeyboardInterrupt
+    kept = ws.root / "interrupted.partial-2.h5"
+    # the new partial file holds its one spike; the earlier one still holds its two
+    assert read_spikes(kept, POP, allow_partial=True).n_spikes == 1
+    assert read_spikes(ws.root / "interrupted.partial.h5", POP, allow_partial=True).n_spikes == 2
+    kept.unlink()
+    ws.assert_untouched()
+
+
 def test_partial_files_are_readable_only_when_asked(battery, capsys, ws):
     battery("hdf5", "partial file read on purpose")
     record = read_spike_record(ws.root / "partial.h5", allow_partial=True)
