@@ -271,7 +271,9 @@ def rebuild_noise(record: Any) -> NoiseMovie:
     stored = record.stimulus.get("protocol")
     if stored is not None and stored.get("epochs") != protocol.describe()["epochs"]:
         raise FileFormatError("stimulus/protocol: the rebuilt sparse-noise description differs from the file's")
-    arrays = protocol.noise_arrays()
+    # the run stores the patterns it showed (circuits.run); older files get them rebuilt
+    stored_arrays = record.stimulus_arrays or {}
+    arrays = dict(stored_arrays) if "noise_patterns" in stored_arrays else protocol.noise_arrays()
     onsets = arrays["noise_onsets_s"]
     frame = float(protocol.epochs[0].stimulus.noise_frame_duration_s)
     if not np.allclose(np.diff(onsets), frame, atol=1e-9):
