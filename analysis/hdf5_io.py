@@ -166,7 +166,7 @@ class _GuardedFile(io.RawIOBase):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self._raw = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed in close()
+        self._raw = open(path, "w+b", buffering=0)  # closed in close()
         self.failure: OSError | None = None
         self._end = 0  # the end of the file as HDF5 believes it (dropped writes included)
 

@@ -45,7 +45,7 @@ import numpy as np
 import pytest
 
 from analysis.binning import bin_spikes, flat_spikes, time_histogram
-from analysis.errors import ConfigError, FileFormatError, OutputExistsError, SpikeDataError, VentralColumnsError
+from analysis.errors import ConfigError, FileFormatError, OutputExistsError, SpikeDataError
 from analysis.hdf5_io import SpikeFileWriter, read_config, read_spike_record, read_spikes, write_spike_record
 from analysis.outputs import write_json
 from analysis.receptive_fields import spike_triggered_average

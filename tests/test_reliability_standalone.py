@@ -28,14 +28,14 @@ logging.basicConfig(level=logging.WARNING)
 from circuits.config import resolve_config
 from circuits.run import run_stream
 user = {
-    "run": {"device": "cpp_standalone", "threads": 1, "scale": 0.05, "master_seed": %d, "progress": False,
+    "run": {"device": "cpp_standalone", "threads": 1, "scale": 0.05, "master_seed": MASTER_SEED, "progress": False,
             "silence_guard": False},
     "stream": {"stations": ["v1"]},
     "stimulus": {"orientations": 1, "phases": 1, "repeats": 1, "duration": "0.2 s", "blank": "0.1 s"},
     "recording": {"currents_sample": 2},
 }
 run_stream(resolve_config(user), sys.argv[1])
-""" % MASTER_SEED
+""".replace("MASTER_SEED", str(MASTER_SEED))
 
 
 @pytest.mark.slow
