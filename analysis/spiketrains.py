@@ -120,13 +120,20 @@ class SpikeTrains:
             raise SpikeDataError(f"{pop}: n_nodes must be an integer, got {self.n_nodes!r}") from None
         if n_nodes != self.n_nodes or n_nodes < 0:
             raise SpikeDataError(f"{pop}: n_nodes must be a non-negative integer, got {self.n_nodes!r}")
-        t_start, t_stop = float(self.t_start), float(self.t_stop)
+        try:
+            t_start, t_stop = float(self.t_start), float(self.t_stop)
+        except (TypeError, ValueError):
+            raise SpikeDataError(f"{pop}: t_start and t_stop must be real numbers in s, got "
+                                 f"{self.t_start!r}, {self.t_stop!r}") from None
         if not (np.isfinite(t_start) and np.isfinite(t_stop)) or t_stop < t_start:
             raise SpikeDataError(
                 f"{pop}: need finite t_start <= t_stop (s), got [{t_start}, {t_stop}]"
             )
         node_ids = _as_node_ids(self.node_ids, pop)
-        times = np.array(self.times, dtype=np.float64, copy=True)
+        try:
+            times = np.array(self.times, dtype=np.float64, copy=True)
+        except (TypeError, ValueError):
+            raise SpikeDataError(f"{pop}: times must be real numbers in s") from None
         if times.ndim != 1:
             raise SpikeDataError(f"{pop}: times must be 1-D, got shape {times.shape}")
         if times.shape != node_ids.shape:

@@ -521,6 +521,8 @@ def f1_f0_from_spike_times(
         raise SpikeDataError(
             f"node_ids: must be 1-D with one entry per spike time ({spike_times.size}), got shape {ids.shape}"
         )
+    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 0:
+        raise SpikeDataError(f"n_nodes: must be a non-negative integer, got {n_nodes!r}")
     if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= n_nodes):
         raise SpikeDataError(f"node_ids: must be integers in [0, n_nodes={n_nodes})")
     if temporal_frequency <= 0 or t_stop <= t_start:

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -165,9 +166,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other user error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (used by :func:`main` and the docs)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ventral-columns",
         description="Spiking laminar columns chained into a ventral stream (LGN -> V1 -> V2 -> V4 -> IT).",
     )
@@ -268,6 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ventral-columns: interrupted; finished outputs were kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `ventral-columns info f.h5 | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from analysis.binning import bin_spikes
 from analysis.errors import ConfigError, FileFormatError, OutputExistsError, VentralColumnsError, suggest
-from analysis.hdf5_io import file_info, read_spike_record
+from analysis.hdf5_io import file_info, read_config, read_spike_record
 from analysis.outputs import write_json
 from analysis.population import decode_accuracy
 from analysis.statistics import build_metrics
@@ -436,6 +436,22 @@ def _run_config_with_drive(cfg: dict[str, Any], drive_pa: dict[str, float]) -> d
     return resolve_config(user)
 
 
+#: Tables a finished run must share with the requested one to be resumed (``manipulation``
+#: is left out: rate matching adds its drives there).
+_RESUME_TABLES = ("run", "stream", "stimulus", "lgn", "recording")
+
+
+def _check_resumed(path: Path, cfg: dict[str, Any]) -> None:
+    """Refuse to reuse a finished run made with other settings (it would mix silently)."""
+    stored = read_config(path)
+    for table in _RESUME_TABLES:
+        if stored.get(table) != cfg.get(table):
+            keys = sorted(k for k in set(stored.get(table, {})) | set(cfg.get(table, {}))
+                          if stored.get(table, {}).get(k) != cfg.get(table, {}).get(k))
+            raise ConfigError(f"{path} was run with other {table} settings ({', '.join(f'{table}.{k}' for k in keys)}); "
+                              "use another --out or pass --overwrite to run it again")
+
+
 def _is_complete(path: Path) -> bool:
     if not path.exists():
         return False
@@ -497,9 +513,14 @@ def run_experiment(
     runs_of = {v: [c for c in conditions if spec.runs_condition(v, c)] for v in variants}
     configs = {(v, c, s): _run_config(spec, v, s, options, conditions[c])
                for v in variants for c in runs_of[v] for s in seeds}
+    if "hierarchical_rate_matched" in variants and "residual" not in variants:
+        raise ConfigError("hierarchical_rate_matched needs the residual variant of the same seeds (add it to --variants)")
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     todo = [key for key in configs if overwrite or not _is_complete(runs / run_filename(*key))]
+    if not overwrite:
+        for key in set(configs) - set(todo):
+            _check_resumed(runs / run_filename(*key), configs[key])
     if len(todo) < len(configs):
         logger.info("resuming: %d of %d runs already finished", len(configs) - len(todo), len(configs))
     # residual runs first: rate matching reads them
@@ -553,7 +574,7 @@ def analyse_experiment(
     }
     write_json(out / "results.json", results, overwrite=overwrite)
     _figures(spec, results, out / "figures")
-    (out / "report.md").write_text(report_markdown(results))
+    _write_text(out / "report.md", report_markdown(results))
     return results
 
 
@@ -591,8 +612,16 @@ def write_report(directory: str | os.PathLike[str]) -> Path:
         raise FileFormatError(f"{path}: not an experiment results file ({type(exc).__name__}: {exc})") from None
     _figures(spec, results, directory / "figures")
     report = directory / "report.md"
-    report.write_text(report_markdown(results))
+    _write_text(report, report_markdown(results))
     return report
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace a derived text file atomically (an interrupted write never truncates it)."""
+    from analysis.outputs import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(text)
 
 
 def report_markdown(results: dict[str, Any]) -> str:

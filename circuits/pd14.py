@@ -229,6 +229,12 @@ def run_pd14(
         raise ConfigError("need at least one seed")
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
+        from analysis.outputs import check_output_path
+
+        # refuse before hours of simulation, not after them
+        for master in master_seeds:
+            check_output_path(out_dir / f"pd14_scale{scale:g}_seed{master}.h5", overwrite)
+        check_output_path(out_dir / "results.json", overwrite)
         out_dir.mkdir(parents=True, exist_ok=True)
     params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
     build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads)}"

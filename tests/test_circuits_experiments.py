@@ -88,3 +88,22 @@ def test_report_command_rebuilds_report_and_rejects_bad_dirs(tiny_results, tmp_p
     assert proc.returncode == 0 and "## Verdicts" in (out / "report.md").read_text()
     bad = subprocess.run([str(script), "report", str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_resume_refuses_finished_runs_made_with_other_settings(tiny_results):
+    out, _ = tiny_results
+    (out / "results.json").rename(out / "results.kept")
+    other = {**TINY, "stimulus": {**TINY["stimulus"], "repeats": 3}}
+    try:
+        with pytest.raises(ConfigError, match=r"other stimulus settings \(stimulus.repeats\)"):
+            run_experiment("edge-tuning", out, variants=["residual", "hierarchical"], n_seeds=1, scale=0.05,
+                           device="runtime", overrides=other, progress=False)
+    finally:
+        (out / "results.kept").rename(out / "results.json")
+
+
+def test_rate_matching_without_residual_fails_before_creating_anything(tmp_path):
+    with pytest.raises(ConfigError, match="needs the residual variant"):
+        run_experiment("edge-tuning", tmp_path / "x", variants=["hierarchical_rate_matched"], n_seeds=1,
+                       scale=0.05, device="runtime", overrides=TINY, progress=False)
+    assert not (tmp_path / "x").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +99,22 @@ def test_damaged_files_raise_file_format_error_or_read_consistently(tmp_path_fac
     # A file that still reads must satisfy the data model (SpikeTrains validated it).
     got = record["v1_l4_exc"]
     assert got.n_spikes <= 200 and np.all(np.diff(got.times) >= 0)
+
+
+@pytest.mark.parametrize("times", [["a", "b"], [1 + 2j, 0.5]])
+def test_non_real_spike_times_are_spike_data_errors(times):
+    from analysis.errors import SpikeDataError
+    from analysis.spiketrains import SpikeTrains
+
+    # text and complex times used to escape as ValueError/TypeError (helper-9's battery)
+    with pytest.raises(SpikeDataError, match="real numbers"):
+        SpikeTrains("p", [0, 1], times, 2, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("n_nodes", [2.5, "x", -1, True])
+def test_f1_f0_rejects_bad_n_nodes(n_nodes):
+    from analysis.errors import SpikeDataError
+    from analysis.tuning import f1_f0_from_spike_times
+
+    with pytest.raises(SpikeDataError, match="n_nodes"):
+        f1_f0_from_spike_times([0, 1], [0.1, 0.2], n_nodes, temporal_frequency=4.0, t_start=0.0, t_stop=1.0)
