@@ -363,8 +363,11 @@ def _run_config(spec: ExperimentSpec, variant: str, seed: int, options: dict[str
 
 
 _WORKER = (
-    "import json, sys, logging\n"
+    "import json, sys, logging, signal\n"
     "logging.basicConfig(level=logging.WARNING)\n"
+    # SIGTERM stops like Ctrl-C: the writer removes or marks its temporary file
+    "def _stop(signum, frame):\n    raise KeyboardInterrupt\n"
+    "signal.signal(signal.SIGTERM, _stop)\n"
     "from circuits.run import run_stream\n"
     "cfg = json.loads(sys.argv[1])\n"
     "run_stream(cfg, sys.argv[2], overwrite=True)\n"
@@ -372,9 +375,20 @@ _WORKER = (
 
 
 def _run_one(cfg: dict[str, Any], path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(cfg), str(path)], capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", _WORKER, json.dumps(cfg), str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate()
+    except BaseException:
+        # interrupted: let the worker clean up its temporary file before it is killed
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         last = lines[-1] if lines else "no error message"
         raise VentralColumnsError(f"run {path.name} failed (exit code {proc.returncode}): {last}")
 

@@ -199,6 +199,8 @@ def test_sigterm_during_an_experiment_keeps_finished_runs_and_the_command_resume
     assert "Traceback" not in stderr and "interrupted" in stderr
     assert file_info(runs / "residual_seed1.h5")["complete"] is True
     assert not (runs / "residual_seed2.h5").exists() and not (out / "results.json").exists()
+    # the worker got SIGTERM too and removed or marked its temporary file (no stray .tmp)
+    assert not list(runs.glob(".residual_seed2.h5.tmp-*"))
     finished = (runs / "residual_seed1.h5").stat().st_mtime_ns
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=900)
     assert again.returncode == 0, again.stderr[-2000:]
