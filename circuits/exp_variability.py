@@ -236,14 +236,23 @@ def _groups(record: Any) -> dict[tuple[str, str], list[str]]:
 def _response_window(trials: Mapping[str, np.ndarray]) -> float:
     """Length of the response window, s; checks that both Fano windows fit the protocol."""
     duration = float(np.min(np.asarray(trials["stop"], float) - np.asarray(trials["start"], float)))
-    window = duration - RESPONSE_DELAY
-    if window < FANO_WINDOW - 1e-9:
+    _check_windows(duration, float(np.min(np.asarray(trials["blank_after"], float))))
+    return duration - RESPONSE_DELAY
+
+
+def _check_windows(duration: float, blank: float) -> None:
+    if duration - RESPONSE_DELAY < FANO_WINDOW - 1e-9:
         raise ConfigError(f"stimulus.duration must be >= {RESPONSE_DELAY + FANO_WINDOW} s (response delay + "
                           f"Fano window) for the variability metrics, got {duration} s")
-    blank = float(np.min(np.asarray(trials["blank_after"], float)))
     if blank < FANO_WINDOW - 1e-9:
         raise ConfigError(f"stimulus.blank must be >= {FANO_WINDOW} s (the Fano window before onset), got {blank} s")
-    return window
+
+
+def check_protocol(cfg: Mapping[str, Any]) -> None:
+    """Before any run: the stimulus and blank must hold the Fano windows (see :func:`_response_window`)."""
+    from circuits.config import get_si
+
+    _check_windows(get_si(cfg, "stimulus.duration"), get_si(cfg, "stimulus.blank"))
 
 
 def _fano_metrics(record: Any, trials: Mapping[str, np.ndarray], populations: list[str]) -> dict[str, float]:
@@ -505,4 +514,5 @@ SPEC = ExperimentSpec(
     conditions=variability_conditions,
     variant_conditions=variability_variant_conditions,
     figure_hook=variability_figures,
+    check=check_protocol,
 )

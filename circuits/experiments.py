@@ -105,6 +105,9 @@ class ExperimentSpec:
     figure_hook : callable, optional
         ``figure_hook(results, figures_dir)``: further figures from ``results.json`` alone
         (so that ``report DIR`` can rebuild them).
+    check : callable, optional
+        ``check(config)`` on every resolved run configuration before anything runs; raises
+        :class:`~analysis.errors.ConfigError` for a protocol the metrics cannot use.
     """
 
     name: str
@@ -117,6 +120,7 @@ class ExperimentSpec:
     conditions: Callable[[Sequence[str]], dict[str, dict[str, Any]]] | None = None
     variant_conditions: Callable[[str, str], bool] | None = None
     figure_hook: Callable[[dict[str, Any], Path], None] | None = None
+    check: Callable[[dict[str, Any]], None] | None = None
 
     def condition_overrides(self, stations: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Condition name → configuration overrides (``{"": {}}`` for a one-condition experiment).
@@ -527,6 +531,9 @@ def run_experiment(
     runs_of = {v: [c for c in conditions if spec.runs_condition(v, c)] for v in variants}
     configs = {(v, c, s): _run_config(spec, v, s, options, conditions[c])
                for v in variants for c in runs_of[v] for s in seeds}
+    if spec.check is not None:
+        for cfg in configs.values():
+            spec.check(cfg)
     if "hierarchical_rate_matched" in variants and "residual" not in variants:
         raise ConfigError("hierarchical_rate_matched needs the residual variant of the same seeds (add it to --variants)")
     runs = out / "runs"

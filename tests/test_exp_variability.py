@@ -242,3 +242,14 @@ def test_tiny_self_transfer_in_v1_l4(tiny):
     assert slope > 3 * se > 0
     null, null_se = v1["transfer_null"]["mean"], v1["transfer_null_se"]["mean"]
     assert abs(null) < 4 * null_se  # the same regression on a run without injected noise: slope 0
+
+
+def test_too_short_a_protocol_fails_before_any_run(tmp_path):
+    from circuits.experiments import run_experiment
+
+    # the Fano windows (50 ms, after a 50 ms response delay) need a 0.1 s stimulus and a
+    # 50 ms blank: a 0.06 s stimulus is refused by the spec's check, before runs/ exists
+    with pytest.raises(ConfigError, match="stimulus.duration"):
+        run_experiment("variability", tmp_path / "v", variants=["residual"], n_seeds=1, scale=0.05,
+                       device="runtime", overrides={"stimulus": {"duration": "0.06 s"}}, progress=False)
+    assert not (tmp_path / "v" / "runs").exists()
