@@ -602,6 +602,10 @@ def cancellation_figures(results: dict[str, Any], directory: Path) -> None:
             save_figure(fig, directory / stem, overwrite=True)
 
 
+def _finite(value: Any) -> bool:
+    return value is not None and math.isfinite(float(value))
+
+
 def _pseudo_variants(metrics: dict, variants: Sequence[str], series: dict[str, str],
                      label: str | None = None) -> dict[str, Any]:
     """Several metrics as lines of :func:`~analysis.plotting.plot_stream_metric` (one per variant × metric)."""
@@ -610,7 +614,7 @@ def _pseudo_variants(metrics: dict, variants: Sequence[str], series: dict[str, s
         for suffix, metric in series.items():
             per_station = {station: {"l5": {"value": layers["l5"][metric]}}
                            for station, layers in metrics.get(variant, {}).items()
-                           if metric in layers.get("l5", {})}
+                           if _finite(layers.get("l5", {}).get(metric, {}).get("mean"))}
             if per_station:
                 out[label or f"{variant}{suffix}"] = per_station
     return out

@@ -154,7 +154,11 @@ def test_results_structure(tiny):
     names = [c["name"] for c in results["verdicts"]["P3"]["criteria"]]
     assert "residual v1 L5: cancellation index - shuffled control (CI low)" in names
     assert "hierarchical v2 L5: fraction raised by silencing L4 or L2/3 - chance bound" in names
-    assert results["verdicts"]["P3"]["supported"] in (True, False)
+    passed = {c["name"]: c["passed"] for c in results["verdicts"]["P3"]["criteria"]}
+    # both variants ran every condition: the V1 criteria are decided (V1 L5 has 12 cells and a
+    # strong shortcut at this scale); V2 may be undefined if too few of its cells are tuned
+    assert all(v in (True, False) for k, v in passed.items() if " v1 " in k)
+    assert results["verdicts"]["P3"]["supported"] in (True, False, None)
     assert results["verdicts"]["P3_rate_matched"]["supported"] is None  # variant not run
     for stem in ("l5_pathway_charges_v1", "cancellation_index"):
         assert (out / "figures" / f"{stem}.png").stat().st_size > 0
