@@ -232,8 +232,9 @@ def calibrate_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]
                              None if math.isnan(osi_gap) else bool(osi_gap > 0)))
     if "residual" in variants:
         dl = abs(_mean(metrics, "residual", "v1", "l5", "latency") - _mean(metrics, "residual", "v1", "l4", "latency"))
+        # latencies are multiples of the 2 ms bin: compare with rounding slack, not bit-exactly
         g3.append(_criterion("residual: |V1 L5 latency - V1 L4 latency| (s)", dl, LATENCY_TOLERANCE_S,
-                             None if math.isnan(dl) else bool(dl <= LATENCY_TOLERANCE_S)))
+                             None if math.isnan(dl) else bool(dl <= LATENCY_TOLERANCE_S + 1e-9)))
         kept = _mean(metrics, "residual", "v1", "l5", "evoked_kept_silence_l4")
         g3.append(_criterion("residual: V1 L5 evoked response kept with L4 silenced", kept, EVOKED_KEPT_MIN,
                              None if math.isnan(kept) else bool(kept >= EVOKED_KEPT_MIN)))
@@ -244,7 +245,7 @@ def calibrate_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]
     if "hierarchical" in variants:
         dl = abs(_mean(metrics, "hierarchical", "v1", "l5", "latency") - _mean(metrics, "hierarchical", "v1", "l4", "latency"))
         g3.append(_criterion("hierarchical: |V1 L5 latency - V1 L4 latency| (s) exceeds the tolerance", dl,
-                             LATENCY_TOLERANCE_S, None if math.isnan(dl) else bool(dl > LATENCY_TOLERANCE_S)))
+                             LATENCY_TOLERANCE_S, None if math.isnan(dl) else bool(dl > LATENCY_TOLERANCE_S + 1e-9)))
         kept = _mean(metrics, "hierarchical", "v1", "l5", "evoked_kept_silence_l4")
         g3.append(_criterion("hierarchical: V1 L5 evoked response kept with L4 silenced stays below", kept,
                              EVOKED_KEPT_MIN, None if math.isnan(kept) else bool(kept < EVOKED_KEPT_MIN)))
