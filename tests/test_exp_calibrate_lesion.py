@@ -133,3 +133,25 @@ def test_block_lesion_results(lesion_results):
     assert names == {"residual: v2 L5 decoding retained after lesioning v1",
                      "hierarchical: v2 L5 decoding above chance after lesioning v1"}
     assert (out / "figures" / "decoding_retained_lesion_v1.png").stat().st_size > 0
+
+
+def test_block_lesion_verdict_needs_decoding_above_chance_to_test_a_lesion():
+    from circuits.exp_block_lesion import block_lesion_verdicts
+
+    def rec(x):
+        return {"mean": x}
+
+    def metrics(intact, lesioned, retained):
+        l5 = {"decoding_accuracy": rec(intact), "decoding_chance": rec(0.125),
+              "decoding_accuracy_lesion_v2": rec(lesioned), "decoding_retained_lesion_v2": rec(retained)}
+        return {"v1": {"l5": {}}, "v2": {"l5": {}}, "v4": {"l5": l5}}
+
+    # hierarchical at chance when intact: the lesion has nothing to remove -> not tested
+    flat = {"residual": metrics(0.6, 0.55, 0.9), "hierarchical": metrics(0.13, 0.12, float("nan"))}
+    by_name = {c["name"]: c["passed"] for c in block_lesion_verdicts(flat, ["residual", "hierarchical"])["block_lesion"]["criteria"]}
+    assert by_name == {"residual: v4 L5 decoding retained after lesioning v2": True,
+                       "hierarchical: v4 L5 decoding above chance after lesioning v2": None}
+    # hierarchical decodes when intact (0.6) and falls to 0.13 (< chance + 0.05) -> passes
+    good = {"residual": metrics(0.6, 0.55, 0.9), "hierarchical": metrics(0.6, 0.13, 0.01)}
+    verdict = block_lesion_verdicts(good, ["residual", "hierarchical"])["block_lesion"]
+    assert verdict["supported"] is True
