@@ -90,7 +90,12 @@ def _summarise(path: Path) -> dict:
     bio = float(prov["biological_time_s"])
     pops = info["populations"]
     spikes = {name: int(p["n_spikes"]) for name, p in pops.items()}
-    events = sum(spikes.get(src, 0) * n for src, n in derived["synapses_by_source"].items())
+    sizes = dict(derived["sizes"])
+    # the LGN generator projects as one group ("lgn"): its cells are the ON and OFF mosaics
+    spikes["lgn"] = sum(n for name, n in spikes.items() if name.startswith("lgn_"))
+    sizes["lgn"] = sum(derived["lgn_cells"].values())
+    # every spike of a source reaches each of its synapses: spikes x mean out-degree
+    events = sum(spikes.get(src, 0) * n / sizes[src] for src, n in derived["synapses_by_source"].items())
     cortical = {name: n for name, n in derived["sizes"].items()}
     n_neurons = sum(cortical.values())
     return {
