@@ -131,6 +131,8 @@ def _evoked(spiketrains: Any, trials: Mapping[str, Any]) -> float:
     """Mean rate in [onset + delay, offset) minus the rate in the baseline before onset, spikes/s."""
     starts = np.asarray(trials["start"], float)[1:]
     stops = np.asarray(trials["stop"], float)[1:]
+    if starts.size == 0:  # one trial: no blank before any onset to measure the baseline in
+        return math.nan
     window = float(np.min(stops - starts)) - RESPONSE_DELAY
     response = bin_spikes(spiketrains, {"start": starts + RESPONSE_DELAY, "stop": stops}, bin_size=window, t_post=window)
     baseline = bin_spikes(spiketrains, {"start": starts - BASELINE_S, "stop": starts}, bin_size=BASELINE_S,
