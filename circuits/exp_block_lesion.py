@@ -33,6 +33,7 @@ from circuits.experiments import (
     _mean,
     _verdict,
     edge_tuning_metrics,
+    metric_names,
 )
 
 __all__ = ["SPEC", "lesion_conditions", "block_lesion_metrics", "block_lesion_verdicts"]
@@ -115,8 +116,7 @@ def block_lesion_figures(results: dict[str, Any], directory: Path) -> None:
     """``decoding_retained_lesion_<s>`` along the stream, one figure per lesioned station."""
     from analysis.plotting import plot_stream_metric, save_figure
 
-    names = sorted({m for v in results["metrics"].values() for s in v.values() for layer in s.values()
-                    for m in layer if m.startswith("decoding_retained_")})
+    names = sorted(m for m in metric_names(results["metrics"]) if m.startswith("decoding_retained_"))
     for metric in names:
         station = metric.rsplit("_", 1)[-1].upper()
         fig = plot_stream_metric(results["metrics"], metric, ylabel=f"decoding retained, {station} lesioned",

@@ -54,6 +54,7 @@ from circuits.experiments import (
     _population_layers,
     _verdict,
     edge_tuning_metrics,
+    metric_names,
 )
 
 __all__ = ["SPEC", "calibrate_metrics", "calibrate_verdicts", "synchrony_chi", "population_latency"]
@@ -274,7 +275,7 @@ def calibrate_figures(results: dict[str, Any], directory: Any) -> None:
 
     labels = {"cv_isi": "ISI CV (spontaneous)", "synchrony": "synchrony χ (spontaneous)", "latency": "latency (s)",
               "evoked_kept_silence_l4": "evoked response kept, L4 silenced"}
-    present = {m for v in results["metrics"].values() for s in v.values() for layer in s.values() for m in layer}
+    present = metric_names(results["metrics"])
     for metric, label in labels.items():
         if metric in present:
             save_figure(plot_stream_metric(results["metrics"], metric, ylabel=label), directory / metric, overwrite=True)

@@ -195,18 +195,18 @@ def injected_gains(record: Any) -> dict[str, np.ndarray]:
 
 
 def _draw_gains(seed: int, manipulations: Sequence[Mapping[str, Any]], n: int) -> dict[str, np.ndarray]:
-    """Per-epoch gains of the ``gain_noise`` manipulations, drawn as ``circuits.run._gain_timelines`` draws them."""
-    rng = np.random.default_rng(seed)
+    """Per-epoch gains of the ``gain_noise`` manipulations, drawn by the run's own rule
+    (:func:`circuits.run.draw_epoch_gains`); several on one station multiply."""
+    from circuits.run import draw_epoch_gains
+
     gains: dict[str, np.ndarray] = {}
-    for manip in manipulations:
-        if manip["kind"] != "gain_noise":
-            continue
+    for k, drawn in draw_epoch_gains(seed, manipulations, n).items():
+        manip = manipulations[k]
         start = parse_quantity(manip.get("start", "0 s"), "time", "manipulation.start")
         stop = parse_quantity(manip.get("stop", "inf s"), "time", "manipulation.stop")
         if start > 0 or math.isfinite(stop):
             logger.warning("gain noise in the window %s-%s s: the per-trial gain holds only inside it", start, stop)
-        for station in manip["stations"]:
-            per_epoch = np.maximum(0.0, rng.normal(1.0, manip["value"], n))
+        for station, per_epoch in drawn:
             gains[station] = gains.get(station, np.ones(n)) * per_epoch
     return gains
 

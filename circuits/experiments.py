@@ -64,6 +64,7 @@ __all__ = [
     "get_spec",
     "run_filename",
     "RunRecords",
+    "metric_names",
 ]
 
 logger = logging.getLogger(__name__)
@@ -645,12 +646,17 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def metric_names(metrics: dict[str, Any]) -> set[str]:
+    """Every metric name in the ``"metrics"`` block of a results document."""
+    return {m for v in metrics.values() for s in v.values() for layer in s.values() for m in layer}
+
+
 def report_markdown(results: dict[str, Any]) -> str:
     """The metrics and verdicts of a results document as Markdown tables."""
     lines = [f"# {results['experiment']}", "", results.get("question", ""), "",
              f"Variants: {', '.join(results['variants'])}; seeds: {results['seeds']}", ""]
     metrics = results["metrics"]
-    names = sorted({m for v in metrics.values() for s in v.values() for layer in s.values() for m in layer})
+    names = sorted(metric_names(metrics))
     for metric in names:
         lines += [f"## {metric}", "", "| variant | station | layer | mean | 95 % CI |", "|---|---|---|---|---|"]
         for variant, stations in metrics.items():

@@ -31,6 +31,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -186,24 +187,42 @@ def prepare_run(cfg: dict[str, Any]) -> PreparedRun:
     return PreparedRun(cfg, seeds, protocol, mosaic, lgn_spikes, dt)
 
 
+def draw_epoch_gains(
+    seed: int, manipulations: Sequence[dict[str, Any]], n_epochs: int
+) -> dict[int, list[tuple[str, np.ndarray]]]:
+    """The per-epoch gains of every ``gain_noise`` manipulation: ``{index: [(station, gains)]}``.
+
+    One gain per epoch and station, ``max(0, N(1, value))`` — trial-wise multiplicative
+    noise (Goris et al. 2014) — drawn from one generator seeded with the run's
+    ``trial_noise`` seed, in configuration order. The one rule both the run and the
+    analyses that need the gains of a run (or of a run that was not made) use.
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for k, manip in enumerate(manipulations):
+        if manip["kind"] == "gain_noise":
+            out[k] = [(station, np.maximum(0.0, rng.normal(1.0, manip["value"], n_epochs)))
+                      for station in manip["stations"]]
+    return out
+
+
 def _gain_timelines(cfg: dict[str, Any], protocol: Protocol, seeds: dict[str, int]) -> dict[str, tuple[Quantity, np.ndarray]]:
     """Piecewise-constant gains on I_ff per population, at the frame resolution."""
     frame = protocol.frame_duration
     n_frames = protocol.n_frames
     starts = np.asarray(protocol.epoch_start_frames)
     epoch_of_frame = np.searchsorted(starts, np.arange(n_frames), side="right") - 1
-    rng = np.random.default_rng(seeds["trial_noise"])
+    manipulations = cfg.get("manipulation", [])
+    drawn = draw_epoch_gains(seeds["trial_noise"], manipulations, starts.size)
     timelines: dict[str, np.ndarray] = {}
     t_frame = np.arange(n_frames) * frame
-    for manip in cfg.get("manipulation", []):
+    for k, manip in enumerate(manipulations):
         start = parse_quantity(manip["start"], "time", "manipulation.start")
         stop = parse_quantity(manip["stop"], "time", "manipulation.stop")
         window = (t_frame >= start) & (t_frame < stop)
         if manip["kind"] == "gain_noise":
             targets = ("l4_exc", "l4_pv", "l5_exc", "l5_pv")
-            for station in manip["stations"]:
-                # One gain per epoch and station: trial-wise multiplicative noise (Goris et al. 2014).
-                per_epoch = np.maximum(0.0, rng.normal(1.0, manip["value"], starts.size))
+            for station, per_epoch in drawn[k]:
                 for pop in targets:
                     line = timelines.setdefault(f"{station}_{pop}", np.ones(n_frames))
                     line *= np.where(window, per_epoch[epoch_of_frame], 1.0)
