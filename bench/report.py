@@ -171,7 +171,7 @@ def render_pd14_ab(doc: dict, docs: dict) -> Section:
          "issue #8 reference (s per bio-s)"], rows)
     same = [[k, fmt(v["median_of_paired_rounds"]), ", ".join(fmt(x) for x in v["paired_rounds"])]
             for k, v in ratios.items() if not k.startswith("nest_2threads_over_") or k.endswith("_2t")]
-    extra = markdown_table(["ratio (NEST / ours, same thread count)", "median of rounds", "per round"], same)
+    extra = markdown_table(["ratio (reference / ours: NEST with the same threads, or the hand-written Brian2 script on the same device)", "median of rounds", "per round"], same)
     tables = [table, extra]
     rates = doc.get("rates_relative_to_nest", {})
     if rates:

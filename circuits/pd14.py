@@ -169,10 +169,10 @@ def format_rate_table(summary: dict[str, Any], scale: float, nest_summary: dict[
     return "\n".join(lines)
 
 
-def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int) -> str:
+def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int, merge: bool = True) -> str:
     # One directory per thread count too: a 2-thread run in a directory last built for 1 thread
     # gave 2-5x too high PD14 rates (measured in bench_pd14), while fresh directories agree.
-    text = f"pd14|{scale!r}|{background}|{pathway_resolved}|threads={threads}"
+    text = f"pd14|{scale!r}|{background}|{pathway_resolved}|threads={threads}" + ("" if merge else "|unmerged")
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -190,6 +190,7 @@ def run_pd14(
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     build_root: str | os.PathLike[str] | None = None,
+    merge: bool = True,
 ) -> dict[str, Any]:
     """Build and run PD14 once per master seed; analyse after ``t_presim``.
 
@@ -217,6 +218,9 @@ def run_pd14(
         Replace existing outputs.
     build_root : path, optional
         Parent of the standalone build directories (one per network structure).
+    merge : bool
+        One NeuronGroup for all populations and one Synapses per pathway variable (default;
+        see :func:`columns.column.build_column`); ``False`` for the per-object layout.
 
     Returns
     -------
@@ -237,7 +241,7 @@ def run_pd14(
         check_output_path(out_dir / "results.json", overwrite)
         out_dir.mkdir(parents=True, exist_ok=True)
     params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
-    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads)}"
+    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads, merge)}"
     label = device_label(device, target)
     duration = (t_presim + t_sim) * second
     runs = []
@@ -248,7 +252,7 @@ def run_pd14(
             timings = RunTimings()
             t0 = time.perf_counter()
             column = build_pd14(
-                params, connectivity_seed=seeds["connectivity"], initial_state_seed=seeds["initial_state"]
+                params, connectivity_seed=seeds["connectivity"], initial_state_seed=seeds["initial_state"], merge=merge
             )
             monitors = {name: SpikeMonitor(g, name=f"{g.name}_spikes") for name, g in column.populations.items()}
             net = Network(*column.brian_objects(), *monitors.values(), name="pd14_network")

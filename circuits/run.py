@@ -234,10 +234,19 @@ def _gain_timelines(cfg: dict[str, Any], protocol: Protocol, seeds: dict[str, in
 
 
 def _synapses_by_source(stream: VentralStream) -> dict[str, int]:
-    """Synapse count per presynaptic group (every Synapses object): spikes × this = delivered events."""
+    """Synapse count per presynaptic population (every pathway): spikes × this = delivered events.
+
+    Intra-column pathways are counted through their :class:`columns.column.PathwaySynapses`
+    views (a merged ``Synapses`` has a whole group of populations as its source).
+    """
     out: dict[str, int] = {}
+    merged = set()
+    for station in stream.stations.values():
+        for view in station.column.synapses.values():
+            out[view.source.name] = out.get(view.source.name, 0) + len(view)
+        merged.update(id(obj) for obj in station.column.synapse_objects)
     for obj in stream.network.objects:
-        if isinstance(obj, Synapses):
+        if isinstance(obj, Synapses) and id(obj) not in merged:
             out[obj.source.name] = out.get(obj.source.name, 0) + int(len(obj))
     return out
 

@@ -62,18 +62,19 @@ __all__ = [
 #: Membrane of every model. ``I_syn_exc``/``I_syn_inh`` are the sums of the pathway
 #: variables (defined by :func:`lif_equations`); the silencing current is active in
 #: ``[silence_start, silence_stop)`` with amplitude ``silence_amplitude`` (>= 0,
-#: hyperpolarising).
+#: hyperpolarising). The window is per cell, not shared: populations held in one group
+#: (``columns.column.build_column``) are silenced independently.
 MEMBRANE = Equations(
     """
     dv/dt = (v_rest - v)/tau_m + (I_syn_exc + I_syn_inh + I_ext)/c_m : volt (unless refractory)
     I_ext = I_dc + I_tonic + I_silence : amp
-    I_silence = -silence_amplitude*int(t >= silence_start and t < silence_stop) : amp
+    I_silence = -silence_amplitude*int(t >= silence_start)*int(t < silence_stop) : amp
     I_dc : amp
     I_tonic : amp
     gain_ff : 1
-    silence_amplitude : amp (shared)
-    silence_start : second (shared)
-    silence_stop : second (shared)
+    silence_amplitude : amp
+    silence_start : second
+    silence_stop : second
     """
 )
 

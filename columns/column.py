@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from brian2 import (
     DimensionMismatchError,
+    Subgroup,
     NeuronGroup,
     BinomialFunction,
     Quantity,
@@ -46,7 +47,7 @@ from columns.cell_models import CELL_MODELS, charge_variable, current_variable
 from columns.derived import dc_compensation, psc_to_conductance, psp_to_psc, scaled_synapse_number, total_synapse_number
 from columns.params import CELL_TYPES, LAYERS, CellParams, ColumnParams, PathwayParams, PopulationParams
 from columns.populations import make_population
-from columns.synapse_models import target_variable
+from columns.synapse_models import target_variable, weight_unit
 from columns.wiring import connect_arrays, draw_delays, draw_fixed_total_number, draw_weights, require_unit
 
 __all__ = [
@@ -305,6 +306,76 @@ def column_derived(params: ColumnParams) -> ColumnDerived:
     return ColumnDerived(sizes, synapse_numbers, weights, background_weight, background_indegree, replaced_indegree, dc, currents)
 
 
+class PathwaySynapses:
+    """One intra-column pathway: a contiguous slice of a (merged) Brian2 ``Synapses``.
+
+    Brian2 runs two code objects per ``Synapses`` and several per ``NeuronGroup`` on every
+    time step, whatever their size; with one object per pathway this fixed cost dominated a
+    PD14 step (64 pathways, about 0.25 us per call, measured with Brian2's profiler), so
+    :func:`build_column` merges the pathways that share source group, target group and
+    pathway variable into one ``Synapses``. Each pathway keeps its own synapses in the slice
+    ``[start, stop)``; the delivered input is unchanged.
+
+    Attributes
+    ----------
+    synapses : brian2.Synapses
+        The object that simulates this pathway (shared with other pathways when merged).
+    start, stop : int
+        Synapse index range of this pathway in ``synapses``.
+    name : str
+        ``{station}_{source}_to_{station}_{target}``.
+    source, target : NeuronGroup or Subgroup
+        The populations (``i``/``j`` are relative to them).
+    """
+
+    def __init__(self, synapses: Synapses, start: int, stop: int, name: str, source: Any, target: Any) -> None:
+        self.synapses = synapses
+        self.start = int(start)
+        self.stop = int(stop)
+        self.name = name
+        self.source = source
+        self.target = target
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __repr__(self) -> str:
+        return f"PathwaySynapses({self.name!r}, {len(self)} synapses in {self.synapses.name!r})"
+
+    def _slice(self, variable: str) -> Any:
+        return getattr(self.synapses, variable)[self.start:self.stop]
+
+    @property
+    def w(self) -> Quantity:
+        """Weights (amp or siemens), one per synapse."""
+        return self._slice("w")
+
+    @property
+    def delay(self) -> Quantity:
+        """Delays (second), one per synapse."""
+        return self._slice("delay")
+
+    @property
+    def i(self) -> np.ndarray:
+        """Presynaptic index within the source population."""
+        return np.asarray(self._slice("i")) - _offset(self.source)
+
+    @property
+    def j(self) -> np.ndarray:
+        """Postsynaptic index within the target population."""
+        return np.asarray(self._slice("j")) - _offset(self.target)
+
+
+def _offset(group: Any) -> int:
+    """Index of a population's first cell in the group that holds it (0 for a NeuronGroup)."""
+    return int(group.start) if isinstance(group, Subgroup) else 0
+
+
+def _holder(group: Any) -> Any:
+    """The NeuronGroup that holds a population (itself unless a Subgroup)."""
+    return group.source if isinstance(group, Subgroup) else group
+
+
 class LaminarColumn:
     """One laminar column as named Brian2 objects (build with :func:`build_column`).
 
@@ -314,11 +385,18 @@ class LaminarColumn:
         Prefix of every object name (``v1``, ``pd14``...).
     params : ColumnParams
     derived : ColumnDerived
-    populations : dict of str to NeuronGroup
-        By local name (``l4_exc``); ``group.name`` is ``{station}_{local}``.
-    synapses : dict of (str, str) to Synapses
-        Intra-column pathways by local ``(source, target)``; named ``{src}_to_{tgt}`` with
-        full names.
+    populations : dict of str to NeuronGroup or Subgroup
+        By local name (``l4_exc``); ``group.name`` is ``{station}_{local}``. Populations that
+        share cell parameters, pathway variables and charge accumulators are contiguous
+        ``Subgroup`` views of one NeuronGroup (see :attr:`neuron_groups`).
+    neuron_groups : list of NeuronGroup
+        The groups that hold the populations (what the ``Network`` runs).
+    synapses : dict of (str, str) to PathwaySynapses
+        Intra-column pathways by local ``(source, target)``, each named ``{src}_to_{tgt}``
+        with full names: a view of its slice of the (merged) Brian2 ``Synapses``.
+    synapse_objects : list of Synapses
+        The Brian2 ``Synapses`` of the intra-column pathways (one per source group, target
+        group and pathway variable).
     background : dict of str to CodeRunner
         Background and replaced-population Poisson inputs (see :func:`poisson_input`), by
         object name; they belong to their population group (``contained_objects``), so
@@ -331,8 +409,10 @@ class LaminarColumn:
         self.station = station
         self.params = params
         self.derived = derived
-        self.populations: dict[str, NeuronGroup] = {}
-        self.synapses: dict[tuple[str, str], Synapses] = {}
+        self.populations: dict[str, Any] = {}
+        self.neuron_groups: list[NeuronGroup] = []
+        self.synapses: dict[tuple[str, str], PathwaySynapses] = {}
+        self.synapse_objects: list[Synapses] = []
         self.background: dict[str, Any] = {}
         self.inputs: dict[str, Synapses] = {}
         self.extra_objects: dict[str, Any] = {}
@@ -510,8 +590,8 @@ class LaminarColumn:
     def brian_objects(self) -> list[Any]:
         """Every Brian2 object of the column, for an explicit ``Network``."""
         return [
-            *self.populations.values(),
-            *self.synapses.values(),
+            *self.neuron_groups,
+            *self.synapse_objects,
             *self.inputs.values(),
             *self.extra_objects.values(),
         ]
@@ -555,6 +635,12 @@ def poisson_input(group: NeuronGroup, variable: str, *, n_inputs: int, rate: Qua
     return group.run_regularly(f"{variable} += {binomial.name}()*{name}_weight", when="synapses", name=name)
 
 
+def _group_key(cell: CellParams, currents: Mapping[str, str], model: str, charges: bool) -> tuple:
+    """What makes two populations' equations and constants identical (so they can share a group)."""
+    constants = tuple(sorted((k, repr(v)) for k, v in cell.namespace().items()))
+    return constants, tuple(sorted(currents.items())), model, charges
+
+
 def build_column(
     params: ColumnParams | None = None,
     station: str = "v1",
@@ -562,6 +648,7 @@ def build_column(
     connectivity_seed: int,
     initial_state_seed: int,
     labels: Mapping[str, Mapping[str, Any]] | None = None,
+    merge: bool = True,
 ) -> LaminarColumn:
     """Build a column as named Brian2 objects (nothing runs, nothing is written).
 
@@ -578,6 +665,12 @@ def build_column(
     labels : mapping, optional
         ``{population: {"rf_x": array, "rf_y": array, "orientation": ..., "channel": ...}}``,
         set before wiring (the RF fall-off uses ``rf_x``/``rf_y``).
+    merge : bool
+        Hold populations with the same equations and constants in one NeuronGroup and the
+        pathways with the same source group, target group and pathway variable in one
+        ``Synapses`` (default). Same network, same random draws, same spikes up to the
+        order of floating-point additions; ``False`` builds one object per population and
+        pathway (the layout before 2026-11-23, kept for benchmarks).
 
     Returns
     -------
@@ -598,20 +691,36 @@ def build_column(
     column = LaminarColumn(station, params, derived)
     conn_rng = np.random.default_rng(connectivity_seed)
     init_rng = np.random.default_rng(initial_state_seed)
+    # Populations with identical equations and constants share one NeuronGroup: the per-step
+    # cost of Brian2 is per object (see PathwaySynapses), not per neuron.
+    buckets: dict[tuple, list[str]] = {}
+    v_init: dict[str, np.ndarray] = {}
     for name, pop in params.populations.items():
-        group = make_population(
-            f"{station}_{name}",
-            derived.sizes[name],
-            pop.cell,
-            derived.currents[name],
+        v_init[name] = init_rng.normal(float(pop.v_init_mean / volt), float(pop.v_init_std / volt), derived.sizes[name])
+        key = _group_key(pop.cell, derived.currents[name], params.cell_model, name in params.charge_populations)
+        buckets.setdefault(key if merge else (name,), []).append(name)
+    for k, names in enumerate(buckets.values()):
+        first = params.populations[names[0]]
+        n_total = sum(derived.sizes[name] for name in names)
+        holder = make_population(
+            f"{station}_{names[0]}" if len(names) == 1 else f"{station}_cells{k}",
+            n_total,
+            first.cell,
+            derived.currents[names[0]],
             model=params.cell_model,
-            charges=name in params.charge_populations,
+            charges=names[0] in params.charge_populations,
             ff_current=params.ff_current,
         )
-        v0 = init_rng.normal(float(pop.v_init_mean / volt), float(pop.v_init_std / volt), derived.sizes[name])
-        group.v = v0 * volt
-        group.I_dc = derived.dc[name]
-        column.populations[name] = group
+        column.neuron_groups.append(holder)
+        start = 0
+        for name in names:
+            n = derived.sizes[name]
+            group = holder if len(names) == 1 else Subgroup(holder, start, start + n, name=f"{station}_{name}")
+            start += n
+            group.v = v_init[name] * volt
+            group.I_dc = derived.dc[name]
+            column.populations[name] = group
+    column.populations = {name: column.populations[name] for name in params.populations}  # build order
     for pop_name, pop_labels in (labels or {}).items():
         column.set_labels(pop_name, **pop_labels)
     positions = {
@@ -619,6 +728,8 @@ def build_column(
     }
     # NEST redraws delays below half a step and rounds to whole steps (INM-6 PD14 network.py).
     delay_min = 0.5 * defaultclock.dt
+    drawn: dict[tuple, list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    w_unit = weight_unit(params.cell_model)
     for (src, tgt), pw in params.pathways.items():
         n_syn = derived.synapse_numbers[(src, tgt)]
         if n_syn == 0:
@@ -634,18 +745,34 @@ def build_column(
         )
         w = draw_weights(derived.weights[(src, tgt)], pw.weight_rel_std, n_syn, conn_rng)
         d = draw_delays(pw.delay_mean, pw.delay_rel_std, n_syn, conn_rng, delay_min)
+        source, target = column.populations[src], column.populations[tgt]
+        key = (_holder(source).name, _holder(target).name, pw.current) if merge else (src, tgt)
+        drawn.setdefault(key, []).append(
+            (src, tgt, pre + _offset(source), post + _offset(target), np.asarray(w / w_unit), np.asarray(d / second))
+        )
+    for key, parts in drawn.items():
+        src0, tgt0 = parts[0][0], parts[0][1]
+        source, target = _holder(column.populations[src0]), _holder(column.populations[tgt0])
+        pw0 = params.pathways[(src0, tgt0)]
         syn = connect_arrays(
-            column.populations[src],
-            column.populations[tgt],
-            name=f"{station}_{src}_to_{station}_{tgt}",
-            i=pre,
-            j=post,
-            weight=w,
-            delay=d,
-            pathway=pw.current,
+            source,
+            target,
+            name=f"{station}_{src0}_to_{station}_{tgt0}" if len(parts) == 1 else f"{source.name}_to_{target.name}_{pw0.current}",
+            i=np.concatenate([p[2] for p in parts]),
+            j=np.concatenate([p[3] for p in parts]),
+            weight=np.concatenate([p[4] for p in parts]) * w_unit,
+            delay=np.concatenate([p[5] for p in parts]) * second,
+            pathway=pw0.current,
             model=params.cell_model,
         )
-        column.synapses[(src, tgt)] = syn
+        column.synapse_objects.append(syn)
+        start = 0
+        for src, tgt, pre, *_ in parts:
+            column.synapses[(src, tgt)] = PathwaySynapses(
+                syn, start, start + len(pre), f"{station}_{src}_to_{station}_{tgt}",
+                column.populations[src], column.populations[tgt],
+            )
+            start += len(pre)
     bg = params.background
     for name, group in column.populations.items():
         if bg.enabled and bg.kind == "poisson" and derived.background_indegree[name] > 0 and bg.scale > 0:

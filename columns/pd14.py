@@ -253,6 +253,7 @@ def build_pd14(
     initial_state_seed: int,
     thalamus: ThalamusParams = DEFAULT_THALAMUS,
     station: str = "pd14",
+    merge: bool = True,
 ) -> LaminarColumn:
     """Build the PD14 microcircuit (and its thalamus when enabled) as a LaminarColumn.
 
@@ -267,6 +268,8 @@ def build_pd14(
         ``[start, start + duration)``, connected with the fixed-total-number rule
         (x ``n_scale * k_scale``) onto ``I_ff`` of L4 and L6.
     station : str
+    merge : bool
+        Shared groups and merged pathways (see :func:`columns.column.build_column`).
 
     Returns
     -------
@@ -274,7 +277,9 @@ def build_pd14(
         The thalamus, when enabled, is in ``column.extra_objects``.
     """
     params = pd14_params(0.1) if params is None else params
-    column = build_column(params, station, connectivity_seed=connectivity_seed, initial_state_seed=initial_state_seed)
+    column = build_column(
+        params, station, connectivity_seed=connectivity_seed, initial_state_seed=initial_state_seed, merge=merge
+    )
     if thalamus.enabled:
         rng = np.random.default_rng([connectivity_seed, 1])
         th = PoissonGroup(

@@ -59,7 +59,10 @@ def test_stream_sizes_labels_and_sign_matching(brian2_numpy):
     assert counts.max() - counts.min() <= 1
     np.testing.assert_allclose(table["orientation"], table["channel"] * 22.5)
     names = {obj.name for obj in stream.network.objects}
-    assert {"lgn", "v1_l4_exc", "lgn_to_v1_l4_exc", "v1_l5_exc_to_v2_l4_exc", "v1_l5_exc_to_v2_l5_exc"} <= names
+    assert {"lgn", "lgn_to_v1_l4_exc", "v1_l5_exc_to_v2_l4_exc", "v1_l5_exc_to_v2_l5_exc"} <= names
+    # populations are views of the group that holds them; the holder is what the network runs
+    l4 = stream.group("v1_l4_exc")
+    assert l4.name == "v1_l4_exc" and getattr(l4, "source", l4).name in names
 
 
 def test_variants_share_wiring_except_the_shortcut(brian2_numpy):

@@ -156,3 +156,55 @@ def test_external_input_onto_feedforward_port(brian2_numpy):
     k = int(np.argmax(i_ff[0]))
     assert i_ff[0][k + 1] / i_ff[0][k] == pytest.approx(np.exp(-0.1 / 0.5), rel=1e-9)
     assert np.all(i_ff[1] == 0.0)
+
+
+def test_merged_groups_build_the_same_network_and_spikes(brian2_numpy):
+    """Merging populations into shared groups and pathways into shared Synapses changes nothing.
+
+    Expected values come from the unmerged build (``merge=False``, one NeuronGroup per
+    population and one Synapses per pathway) with the same seeds: identical connectivity,
+    weights, delays and initial state, and identical spikes over 100 ms on the numpy target
+    (the merged network only adds the same inputs in another order).
+    """
+    from brian2 import Network, SpikeMonitor, ms, second
+
+    from columns.pd14 import build_pd14, pd14_params
+
+    params = pd14_params(0.02, background="poisson")
+    spikes = {}
+    for merge in (True, False):
+        brian2_numpy.seed(7)
+        col = build_pd14(params, connectivity_seed=3, initial_state_seed=4, merge=merge)
+        n_groups = len(col.neuron_groups)
+        # PD14 has one cell type: one group when merged, eight when not; 2 vs 64 Synapses
+        assert n_groups == (1 if merge else 8)
+        assert len(col.synapse_objects) == (2 if merge else len(col.synapses))
+        mons = {n: SpikeMonitor(g, name=f"{g.name}_spikes") for n, g in col.populations.items()}
+        v0 = {n: np.array(g.v[:], copy=True) for n, g in col.populations.items()}  # [:] may be a view
+        conn = {k: (s.i, s.j, np.asarray(s.w / brian2_numpy.amp), np.asarray(s.delay / second)) for k, s in col.synapses.items()}
+        Network(*col.brian_objects(), *mons.values()).run(100 * ms)
+        spikes[merge] = ({n: (np.asarray(m.i[:]), np.asarray(m.t[:] / ms)) for n, m in mons.items()}, v0, conn)
+    (s_m, v_m, c_m), (s_u, v_u, c_u) = spikes[True], spikes[False]
+    assert c_m.keys() == c_u.keys()
+    for key in c_m:
+        for a, b in zip(c_m[key], c_u[key]):
+            np.testing.assert_array_equal(a, b)
+    for name in v_m:
+        np.testing.assert_array_equal(v_m[name], v_u[name])
+        np.testing.assert_array_equal(s_m[name][0], s_u[name][0])
+        np.testing.assert_allclose(s_m[name][1], s_u[name][1], atol=1e-9)
+    assert sum(len(i) for i, _ in s_m.values()) > 50  # the comparison covers real activity
+
+
+def test_silencing_one_population_of_a_shared_group_leaves_the_others(brian2_numpy):
+    """The silencing window is per cell: silencing L4 E must not touch L4 PV held in the same group."""
+    from brian2 import ms
+
+    from columns.column import SILENCING_CURRENT
+    from columns.pd14 import build_pd14, pd14_params
+
+    col = build_pd14(pd14_params(0.02), connectivity_seed=3, initial_state_seed=4)
+    assert col.population("l4_exc").source is col.population("l4_pv").source
+    col.silence("l4_exc", 10 * ms, 20 * ms)
+    assert np.all(np.asarray(col.population("l4_exc").silence_amplitude[:]) == float(SILENCING_CURRENT))
+    assert np.all(np.asarray(col.population("l4_pv").silence_amplitude[:]) == 0.0)
