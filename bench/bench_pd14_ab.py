@@ -202,8 +202,7 @@ def run(out_dir: Path, quick: bool = False, rounds: int | None = None, t_sim: fl
         "quick": quick, "scale": SCALE, "rounds": rounds, "t_sim_s": t_sim, "t_presim_s": T_PRESIM_S,
         "omp_wait_policy": bench_pd14.OMP_ENV["OMP_WAIT_POLICY"],
         "order": order,
-        "note": ("Run with nice -n 10 while other jobs shared the machine's 2 cores (see load_average_* and the "
-                 "per-run loadavg): absolute times are slower than on a quiet machine and only the paired "
+        "note": ("Load average during the run is in load_average_* and each run's loadavg. Only the paired "
                  "ratios within a round mean much. NEST and the hand-written script time only t_sim; ours "
                  "times t_presim + t_sim (standalone: Brian's measure of the simulation loop, without "
                  "starting the binary and loading the connectivity, which binary_wall_s includes); all "

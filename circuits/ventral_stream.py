@@ -52,7 +52,7 @@ from circuits.interareal import (
     sign_matching_index,
 )
 from circuits.params import VARIANTS, STREAM_SOURCES, ProjectionParams, StationParams, VentralStreamParams
-from columns.column import LaminarColumn, build_column
+from columns.column import LaminarColumn, build_column, label_values
 from columns.derived import psc_to_conductance, psp_to_psc
 from columns.params import PopulationParams
 from stimuli.lgn import LGNMosaic, mosaic_capacity
@@ -410,7 +410,7 @@ def _connect(
     projections[name] = column.connect_input(source, target, i, j, weights * weight, proj.delay, name=name)
     if column.params.cell_model == "current":
         mean = baseline_rate * weight * pop_params.cell.tau_syn_exc
-        group.I_dc = group.I_dc[:] - counts * mean
+        column.add_dc(target, -counts * mean)
 
 
 def _connect_thalamus(
@@ -432,7 +432,8 @@ def _connect_thalamus(
     for target, proj, is_shortcut in (("l4_exc", th.l4_exc, False), ("l5_exc", th.l5_exc, True)):
         group = column.population(target)
         templates = gabor_templates(
-            mosaic.x_deg, mosaic.y_deg, group.rf_x[:], group.rf_y[:], group.orientation[:], group.phase[:],
+            mosaic.x_deg, mosaic.y_deg, label_values(group, "rf_x"), label_values(group, "rf_y"),
+            label_values(group, "orientation"), label_values(group, "phase"),
             th.spatial_frequency_cpd, v1.params.rf_sigma_deg,
         )
         i, j = sample_fixed_indegree(hubel_wiesel_affinity(templates, mosaic.sign), proj.indegree, rng)
@@ -441,7 +442,7 @@ def _connect_thalamus(
         _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{group.name}", lgn_rate)
     for target, proj, is_shortcut in (("l4_pv", th.l4_pv, False), ("l5_pv", th.l5_pv, True)):
         pv = column.population(target)
-        affinity = broad_pooling_affinity(mosaic.x_deg, mosaic.y_deg, pv.rf_x[:], pv.rf_y[:], th.pv_pool_sigma_deg)
+        affinity = broad_pooling_affinity(mosaic.x_deg, mosaic.y_deg, label_values(pv, "rf_x"), label_values(pv, "rf_y"), th.pv_pool_sigma_deg)
         i, j = sample_fixed_indegree(affinity, proj.indegree, rng)
         i, j, factor = _skip(params, i, j, len(pv), shuffle_rng, shortcut) if is_shortcut else (i, j, 1.0)
         _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{pv.name}", lgn_rate)
@@ -482,17 +483,17 @@ def _connect_stations(
     column = higher.column
     sources = _sources(params, lower)
     for source in sources:
-        sx, sy, sch = np.asarray(source.rf_x[:]), np.asarray(source.rf_y[:]), np.asarray(source.channel[:])
+        sx, sy, sch = label_values(source, "rf_x"), label_values(source, "rf_y"), label_values(source, "channel")
         share = 1.0 / len(sources)
         l4 = column.population("l4_exc")
-        conj = [np.asarray(l4.channel[:])] + [higher.extra_labels["l4_exc"][k] for k in sorted(higher.extra_labels["l4_exc"]) if k.startswith("channel_")]
-        affinity = feature_pooling_affinity(sx, sy, sch, l4.rf_x[:], l4.rf_y[:], np.stack(conj, axis=1), higher.params.rf_sigma_deg)
+        conj = [label_values(l4, "channel")] + [higher.extra_labels["l4_exc"][k] for k in sorted(higher.extra_labels["l4_exc"]) if k.startswith("channel_")]
+        affinity = feature_pooling_affinity(sx, sy, sch, label_values(l4, "rf_x"), label_values(l4, "rf_y"), np.stack(conj, axis=1), higher.params.rf_sigma_deg)
         k_in = int(round(ia.l4_exc.indegree * share))
         i, j = sample_fixed_indegree(affinity, k_in, rng)
         rate = _reference_rate(lower, source)
         _connect(column, source, "l4_exc", i, j, ia.l4_exc, 1.0, projections, f"{source.name}_to_{l4.name}", rate, k_in)
         pv = column.population("l4_pv")
-        affinity = broad_pooling_affinity(sx, sy, pv.rf_x[:], pv.rf_y[:], higher.params.rf_sigma_deg)
+        affinity = broad_pooling_affinity(sx, sy, label_values(pv, "rf_x"), label_values(pv, "rf_y"), higher.params.rf_sigma_deg)
         k_in = int(round(ia.l4_pv.indegree * share))
         i, j = sample_fixed_indegree(affinity, k_in, rng)
         _connect(column, source, "l4_pv", i, j, ia.l4_pv, 1.0, projections, f"{source.name}_to_{pv.name}", rate, k_in)
@@ -514,14 +515,14 @@ def _connect_shortcut(
     sources = _sources(params, lower)
     sigma = ia.shortcut_sigma_factor * higher.params.rf_sigma_deg
     for source in sources:
-        sx, sy, sch = np.asarray(source.rf_x[:]), np.asarray(source.rf_y[:]), np.asarray(source.channel[:])
+        sx, sy, sch = label_values(source, "rf_x"), label_values(source, "rf_y"), label_values(source, "channel")
         share = 1.0 / len(sources)
         for target, proj in (("l5_exc", ia.l5_exc), ("l5_pv", ia.l5_pv)):
             group = column.population(target)
             if target == "l5_exc":
-                affinity = feature_pooling_affinity(sx, sy, sch, group.rf_x[:], group.rf_y[:], np.asarray(group.channel[:]), sigma)
+                affinity = feature_pooling_affinity(sx, sy, sch, label_values(group, "rf_x"), label_values(group, "rf_y"), label_values(group, "channel"), sigma)
             else:
-                affinity = broad_pooling_affinity(sx, sy, group.rf_x[:], group.rf_y[:], sigma)
+                affinity = broad_pooling_affinity(sx, sy, label_values(group, "rf_x"), label_values(group, "rf_y"), sigma)
             k_in = int(round(proj.indegree * share))
             i, j = sample_fixed_indegree(affinity, k_in, rng)
             i, j, factor = _skip(params, i, j, len(group), shuffle_rng, shortcut)

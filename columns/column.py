@@ -59,6 +59,8 @@ __all__ = [
     "PORTS",
     "SILENCING_CURRENT",
     "LABEL_NAMES",
+    "label_values",
+    "PathwaySynapses",
 ]
 
 logger = logging.getLogger(__name__)
@@ -366,6 +368,20 @@ class PathwaySynapses:
         return np.asarray(self._slice("j")) - _offset(self.target)
 
 
+def label_values(group: Any, key: str) -> np.ndarray:
+    """A copy of the per-cell label ``key`` of a population built by :func:`build_column`.
+
+    Read from the Python copy kept by :meth:`LaminarColumn.set_labels`, so it works before a
+    ``cpp_standalone`` run (Brian2 cannot return a Subgroup's values before the run).
+    """
+    try:
+        return group._label_values[key].copy()
+    except AttributeError:
+        raise ConfigError(f"{getattr(group, 'name', group)!r} is not a population built by build_column") from None
+    except KeyError:
+        raise ConfigError(f"unknown label {key!r}; valid: {LABEL_NAMES}{suggest(key, LABEL_NAMES)}") from None
+
+
 def _offset(group: Any) -> int:
     """Index of a population's first cell in the group that holds it (0 for a NeuronGroup)."""
     return int(group.start) if isinstance(group, Subgroup) else 0
@@ -457,12 +473,14 @@ class LaminarColumn:
             arr = np.asarray(value)
             if arr.ndim and arr.shape != (len(group),):
                 raise ConfigError(f"label {key!r} of {population!r} needs {len(group)} values, got shape {arr.shape}")
-            setattr(group, key, arr.astype(np.int32) if key == "channel" else arr.astype(float))
+            value = arr.astype(np.int32) if key == "channel" else arr.astype(float)
+            setattr(group, key, value)
+            group._label_values[key] = np.broadcast_to(value, (len(group),)).copy()
 
     def labels(self, population: str) -> dict[str, np.ndarray]:
         """Per-cell labels of a population as plain arrays (for the output file's /nodes)."""
         group = self.population(population)
-        return {key: np.asarray(getattr(group, key)[:]).copy() for key in LABEL_NAMES}
+        return {key: label_values(group, key) for key in LABEL_NAMES}
 
     # -- ports and inputs ---------------------------------------------------------------
     def port_targets(self, port: str) -> tuple[str, ...]:
@@ -561,6 +579,18 @@ class LaminarColumn:
             group.I_tonic = current
         except (DimensionMismatchError, ValueError) as exc:
             raise ConfigError(f"tonic drive of {population!r}: {exc}") from exc
+
+    def add_dc(self, population: str, delta: Quantity) -> None:
+        """Add ``delta`` (amp; scalar or one value per cell) to the constant current ``I_dc``.
+
+        Kept in Python as well, so it can be called repeatedly before a ``cpp_standalone``
+        run (which cannot read the group's values back).
+        """
+        group = self.population(population)
+        require_unit(delta, amp, "DC change")
+        value = group._dc_values + np.broadcast_to(np.asarray(delta / amp, float), (len(group),))
+        group._dc_values = value
+        group.I_dc = value * amp
 
     def set_gain(self, population: str, gain: float | np.ndarray) -> None:
         """Set the multiplicative gain ``gain_ff`` on the feedforward/shortcut current ``I_ff``.
@@ -719,12 +749,16 @@ def build_column(
             start += n
             group.v = v_init[name] * volt
             group.I_dc = derived.dc[name]
+            group._dc_values = np.full(n, float(derived.dc[name] / amp))
+            # Python copies of the labels: wiring reads them before the run, which a
+            # cpp_standalone device cannot do for a Subgroup's values
+            group._label_values = {key: np.zeros(n, np.int32 if key == "channel" else float) for key in LABEL_NAMES}
             column.populations[name] = group
     column.populations = {name: column.populations[name] for name in params.populations}  # build order
     for pop_name, pop_labels in (labels or {}).items():
         column.set_labels(pop_name, **pop_labels)
     positions = {
-        name: np.column_stack([np.asarray(g.rf_x[:]), np.asarray(g.rf_y[:])]) for name, g in column.populations.items()
+        name: np.column_stack([label_values(g, "rf_x"), label_values(g, "rf_y")]) for name, g in column.populations.items()
     }
     # NEST redraws delays below half a step and rounds to whole steps (INM-6 PD14 network.py).
     delay_min = 0.5 * defaultclock.dt

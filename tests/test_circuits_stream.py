@@ -65,6 +65,44 @@ def test_stream_sizes_labels_and_sign_matching(brian2_numpy):
     assert l4.name == "v1_l4_exc" and getattr(l4, "source", l4).name in names
 
 
+def test_python_copies_of_labels_and_dc_equal_the_groups(brian2_numpy):
+    """Wiring reads labels and I_dc from Python copies (a standalone device cannot read them back).
+
+    The copies must equal what the Brian2 groups hold (runtime device, where both are readable).
+    """
+    from brian2 import amp
+
+    from columns.column import LABEL_NAMES, label_values
+
+    params = DEFAULT_STREAM.replace(scale=0.05, stations=DEFAULT_STREAM.stations[:2])
+    stream = build_ventral_stream(params, build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=1), derive_seeds(3))
+    for name in stream.populations:
+        group = stream.group(name)
+        for key in LABEL_NAMES:
+            np.testing.assert_array_equal(label_values(group, key), np.asarray(getattr(group, key)[:]))
+        np.testing.assert_allclose(group._dc_values, np.asarray(group.I_dc[:] / amp), rtol=1e-12)
+    # the mean LGN input was subtracted from L4's DC (the copy followed the change)
+    derived_dc = float(stream.stations["v1"].column.derived.dc["l4_exc"] / amp)
+    assert np.all(stream.group("v1_l4_exc")._dc_values < derived_dc)
+
+
+def test_stream_builds_on_the_standalone_device_without_reading_values(tmp_path):
+    """Building (not compiling) under cpp_standalone: no value may be read back before the run.
+
+    Regression: with populations as Subgroups, reading labels or I_dc back from Brian2 raised
+    NotImplementedError on cpp_standalone (found by the stream benchmark, 2026-11-23).
+    """
+    from circuits.simulate import configure_device, reset_device
+
+    params = DEFAULT_STREAM.replace(scale=0.05, stations=DEFAULT_STREAM.stations[:2])
+    configure_device("cpp_standalone", threads=1, directory=tmp_path / "build")
+    try:
+        stream = build_ventral_stream(params, build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=1), derive_seeds(3))
+        assert len(stream.group("v2_l5_exc")) > 0
+    finally:
+        reset_device()
+
+
 def test_variants_share_wiring_except_the_shortcut(brian2_numpy):
     seeds = derive_seeds(5)
     mosaic = build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=2)
