@@ -97,13 +97,18 @@ def run_ours(device: str, threads: int, seed: int, t_sim: float, merge: bool = T
     return doc
 
 
-def run_nest(extra: list[str], seed: int, t_sim: float) -> dict:
-    """One NEST run through :func:`bench_references.run_one` (same ``OMP_WAIT_POLICY`` as ours)."""
+def _run_reference(script: str, extra: list[str], seed: int, t_sim: float) -> dict:
+    """One run of a reference script through :func:`bench_references.run_one` (same ``OMP_WAIT_POLICY`` as ours)."""
     args = ["--scale", str(SCALE), "--seed", str(seed), "--t-sim", str(t_sim), "--t-presim", str(T_PRESIM_S), *extra]
-    doc = bench_references.run_one("nest_pd14.py", args, bench_pd14.OMP_ENV["OMP_WAIT_POLICY"])
+    doc = bench_references.run_one(script, args, bench_pd14.OMP_ENV["OMP_WAIT_POLICY"])
     doc["simulate_s_per_bio_s"] = doc["sim_wall_s"] / doc["t_sim_s"]
     doc["peak_rss_bytes_max"] = max(doc["peak_rss_bytes"]["self"], doc["peak_rss_bytes"].get("binary", 0))
     return doc
+
+
+def run_nest(extra: list[str], seed: int, t_sim: float) -> dict:
+    """One NEST 3.10 run (``bench/reference/nest_pd14.py``)."""
+    return _run_reference("nest_pd14.py", extra, seed, t_sim)
 
 
 def run_brian2(extra: list[str], seed: int, t_sim: float) -> dict:
@@ -112,11 +117,7 @@ def run_brian2(extra: list[str], seed: int, t_sim: float) -> dict:
     Its simulation time is Brian's own measure of the ``t_sim`` loop (standalone) or the wall
     time of that ``run`` (cython), as ours.
     """
-    args = ["--scale", str(SCALE), "--seed", str(seed), "--t-sim", str(t_sim), "--t-presim", str(T_PRESIM_S), *extra]
-    doc = bench_references.run_one("brian2_pd14.py", args, bench_pd14.OMP_ENV["OMP_WAIT_POLICY"])
-    doc["simulate_s_per_bio_s"] = doc["sim_wall_s"] / doc["t_sim_s"]
-    doc["peak_rss_bytes_max"] = max(doc["peak_rss_bytes"]["self"], doc["peak_rss_bytes"].get("binary", 0))
-    return doc
+    return _run_reference("brian2_pd14.py", extra, seed, t_sim)
 
 
 def _median(runs: list[dict], key: str) -> float:
