@@ -166,7 +166,11 @@ def feature_pooling_affinity(
 
 
 def sample_fixed_indegree(
-    affinity: np.ndarray, indegree: int, rng: np.random.Generator, min_affinity: float = 1e-6
+    affinity: np.ndarray,
+    indegree: int,
+    rng: np.random.Generator,
+    min_affinity: float = 1e-6,
+    max_fraction: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``indegree`` distinct sources per target with probability ∝ affinity.
 
@@ -185,6 +189,13 @@ def sample_fixed_indegree(
         The connectivity generator.
     min_affinity : float
         Relative eligibility threshold.
+    max_fraction : float in (0, 1], optional
+        Cap each target's in-degree at ``max_fraction`` of its effective pool
+        :math:`n_{eff} = \sum_s a_s / \max_s a_s` (at least one input). Without it a small
+        source pool is sampled almost whole by every target, and targets sharing all their
+        inputs fire in synchrony; with it two targets of the same pool share about
+        ``max_fraction`` of their inputs. The draws are the same as without the cap; a
+        capped target keeps its inputs with the smallest keys (the first ones drawn).
 
     Returns
     -------
@@ -208,6 +219,13 @@ def sample_fixed_indegree(
         keys = np.where(eligible, -np.log(rng.random(affinity.shape)) / np.where(eligible, affinity, 1.0), np.inf)
     chosen = np.argpartition(keys, k - 1, axis=1)[:, :k]
     valid = np.take_along_axis(eligible, chosen, axis=1)
+    if max_fraction is not None:
+        if not 0.0 < max_fraction <= 1.0:
+            raise ConfigError(f"max_fraction must be in (0, 1], got {max_fraction!r}")
+        n_eff = affinity.sum(axis=1) / np.where(row_max[:, 0] > 0, row_max[:, 0], np.inf)
+        k_i = np.clip(np.floor(max_fraction * n_eff + 0.5), 1, k).astype(np.int64)
+        rank = np.argsort(np.argsort(np.take_along_axis(keys, chosen, axis=1), axis=1), axis=1)
+        valid &= rank < k_i[:, None]
     j = np.repeat(np.arange(n_targets, dtype=np.int64), k).reshape(n_targets, k)
     i, j = chosen[valid].astype(np.int64), j[valid]
     order = np.lexsort((i, j))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from brian2 import Quantity, mV, ms, pA
+from brian2 import Hz, Quantity, mV, ms, pA
 
 from columns.params import ColumnParams
 from columns.pathways import DEFAULT_COLUMN
@@ -136,6 +136,14 @@ class InterarealParams:
         Identity-like shortcut: same channel, nearby RF.
     shortcut_sigma_factor : float
         Radius of the identity map as a fraction of the target station's ``rf_sigma_deg``.
+    max_connection_fraction : float or None
+        Cap of each target's in-degree as a fraction of its effective source pool
+        (:func:`circuits.interareal.sample_fixed_indegree`), weights of a capped target
+        scaled by :math:`\sqrt{K / k_i}`; ``None``: no cap.
+    source_rates : dict of str to Quantity (hertz)
+        Spontaneous rate of a stream source population (e.g. ``"v1_l5_exc"``) at which its
+        projections' mean is balanced by DC; a source not listed uses its PD14 full-scale
+        rate.
     """
 
     l4_exc: ProjectionParams
@@ -143,6 +151,8 @@ class InterarealParams:
     l5_exc: ProjectionParams
     l5_pv: ProjectionParams
     shortcut_sigma_factor: float = 0.5
+    max_connection_fraction: float | None = None
+    source_rates: dict[str, Quantity] = field(default_factory=dict)
 
 
 DEFAULT_STATIONS = (
@@ -159,20 +169,40 @@ DEFAULT_STATIONS = (
 # doi:10.1523/JNEUROSCI.21-11-04002.2001). PV cells get stronger, less selective
 # thalamic input (Cruikshank et al. 2007, doi:10.1038/nn1861; Ji et al. 2016,
 # doi:10.1093/cercor/bhv201). PSPs are calibrated by `ventral-columns experiment calibrate`.
+#
+# The shortcut into L5 (G3, calibrated at scale 1, seed 1, V1 alone, 16 grating epochs per
+# condition; docs/circuits.md "Calibration"): L5's evoked response must survive silencing
+# L4 (≥ 80 %, Constantinople & Bruno 2013, doi:10.1126/science.1236425), so its evoked
+# drive (∝ K·w) must dominate L4's, while its spontaneous fluctuations (∝ K·w²) raise L5's
+# rate above PV's (G1). Many small inputs do both: 20 × 1 mV kept 0.52 of the response;
+# 20 × 3 mV kept 0.84 but fired L5 at 19 spikes/s (PV 11); 120 × 1 mV onto E with
+# 100 × 1 mV onto PV (feed-forward inhibition) keeps 0.81 with L5 E 11.5 < PV 12.3 spikes/s
+# and L5's latency equal to L4's.
 DEFAULT_THALAMIC = ThalamicParams(
     l4_exc=ProjectionParams(indegree=20, psp=2.0 * mV, delay=2.0 * ms),
     l4_pv=ProjectionParams(indegree=40, psp=1.0 * mV, delay=2.0 * ms),
-    l5_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=2.0 * ms),
-    l5_pv=ProjectionParams(indegree=20, psp=0.5 * mV, delay=2.0 * ms),
+    l5_exc=ProjectionParams(indegree=120, psp=1.0 * mV, delay=2.0 * ms),
+    l5_pv=ProjectionParams(indegree=100, psp=1.0 * mV, delay=2.0 * ms),
 )
 
 # Inter-areal feedforward latency increments of about 10 ms per stage are mostly
 # integration; the conduction delay itself is a few ms (Nowak & Bullier 1997).
+#
+# G1 (calibrated at scale 1, seed 1, 20 s of spontaneous activity): the stream's source
+# pools are small (IT's L5 cells sample ~16 V4 L5 cells of their channel), so fixed
+# in-degrees of 20-30 gave every target nearly the same inputs and synchrony grew along
+# the stream (Golomb chi 0.08 in V1 L4 -> 0.43 in IT L4). Capping each in-degree at a
+# quarter of the source pool (weights x sqrt(K/k), PD14's rule) brings chi to <= 0.2 in
+# every station. The projections are balanced at their sources' measured spontaneous rates
+# (PD14's reference rates left V1's 11.6 spikes/s L5 as a net excitatory drive that
+# cascaded along the stream).
 DEFAULT_INTERAREAL = InterarealParams(
     l4_exc=ProjectionParams(indegree=30, psp=1.0 * mV, delay=3.0 * ms),
     l4_pv=ProjectionParams(indegree=40, psp=1.0 * mV, delay=3.0 * ms),
     l5_exc=ProjectionParams(indegree=20, psp=1.0 * mV, delay=3.0 * ms),
     l5_pv=ProjectionParams(indegree=20, psp=1.0 * mV, delay=3.0 * ms),
+    max_connection_fraction=0.25,
+    source_rates={"v1_l5_exc": 11.6 * Hz, "v2_l5_exc": 6.2 * Hz, "v4_l5_exc": 4.5 * Hz},
 )
 
 

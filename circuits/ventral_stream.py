@@ -385,6 +385,7 @@ def _connect(
     name: str,
     baseline_rate: Quantity,
     indegree: int | None = None,
+    rescale: bool = False,
 ) -> None:
     """Connect and balance the projection's mean input at the source's baseline rate.
 
@@ -392,17 +393,22 @@ def _connect(
     by an equal and opposite DC, per target cell, as PD14 treats its thalamic input as off
     in the spontaneous state: the column keeps its PD14 operating point at rest, and a
     stimulus drives it through the rate changes (and the input's fluctuations) alone.
+    With ``rescale``, a target that got ``k_i`` of the nominal ``K`` inputs has its weights
+    multiplied by :math:`\sqrt{K / k_i}` (PD14's in-degree scaling rule: the input variance
+    is kept; the mean is balanced by the DC anyway).
     """
     pop_params = column.params.populations[target]
     weight = feedforward_weight(proj.psp, pop_params, column.params.cell_model) * factor
     group = column.population(target)
     counts = np.bincount(np.asarray(j, np.int64), minlength=len(group))
+    nominal = proj.indegree if indegree is None else indegree
+    per_target = np.sqrt(nominal / np.maximum(counts, 1)) if rescale else np.ones(len(group))
     # Targets near the edge of a pool may find fewer eligible sources than the in-degree;
     # zero-weight placeholder synapses keep the number of synapses, and with it the
     # generated standalone sources, identical across seeds (so a new seed recompiles
     # almost nothing). They deliver nothing.
-    n_missing = len(group) * (proj.indegree if indegree is None else indegree) - len(i)
-    weights = np.full(len(i) + max(0, n_missing), 1.0)
+    n_missing = len(group) * nominal - len(i)
+    weights = np.concatenate([per_target[np.asarray(j, np.int64)], np.ones(max(0, n_missing))])
     if n_missing > 0:
         weights[len(i):] = 0.0
         i = np.concatenate([i, np.zeros(n_missing, np.int64)])
@@ -410,7 +416,7 @@ def _connect(
     projections[name] = column.connect_input(source, target, i, j, weights * weight, proj.delay, name=name)
     if column.params.cell_model == "current":
         mean = baseline_rate * weight * pop_params.cell.tau_syn_exc
-        column.add_dc(target, -counts * mean)
+        column.add_dc(target, -counts * per_target * mean)
 
 
 def _connect_thalamus(
@@ -458,8 +464,15 @@ def _skip(
     return i, j, shortcut
 
 
-def _reference_rate(station: Station, source: Any) -> Quantity:
-    """Spontaneous rate of a stream source: its population's full-scale PD14 rate."""
+def _reference_rate(params: VentralStreamParams, station: Station, source: Any) -> Quantity:
+    """Spontaneous rate of a stream source, at which its projections are balanced.
+
+    The measured rate in the stream (:attr:`InterarealParams.source_rates`) when known,
+    else its population's full-scale PD14 rate.
+    """
+    measured = params.interareal.source_rates.get(source.name)
+    if measured is not None:
+        return measured
     local = source.name.removeprefix(f"{station.params.name}_")
     return station.column.params.populations[local].full_rate
 
@@ -489,14 +502,16 @@ def _connect_stations(
         conj = [label_values(l4, "channel")] + [higher.extra_labels["l4_exc"][k] for k in sorted(higher.extra_labels["l4_exc"]) if k.startswith("channel_")]
         affinity = feature_pooling_affinity(sx, sy, sch, label_values(l4, "rf_x"), label_values(l4, "rf_y"), np.stack(conj, axis=1), higher.params.rf_sigma_deg)
         k_in = int(round(ia.l4_exc.indegree * share))
-        i, j = sample_fixed_indegree(affinity, k_in, rng)
-        rate = _reference_rate(lower, source)
-        _connect(column, source, "l4_exc", i, j, ia.l4_exc, 1.0, projections, f"{source.name}_to_{l4.name}", rate, k_in)
+        i, j = sample_fixed_indegree(affinity, k_in, rng, max_fraction=ia.max_connection_fraction)
+        rate = _reference_rate(params, lower, source)
+        _connect(column, source, "l4_exc", i, j, ia.l4_exc, 1.0, projections, f"{source.name}_to_{l4.name}", rate, k_in,
+                 rescale=ia.max_connection_fraction is not None)
         pv = column.population("l4_pv")
         affinity = broad_pooling_affinity(sx, sy, label_values(pv, "rf_x"), label_values(pv, "rf_y"), higher.params.rf_sigma_deg)
         k_in = int(round(ia.l4_pv.indegree * share))
-        i, j = sample_fixed_indegree(affinity, k_in, rng)
-        _connect(column, source, "l4_pv", i, j, ia.l4_pv, 1.0, projections, f"{source.name}_to_{pv.name}", rate, k_in)
+        i, j = sample_fixed_indegree(affinity, k_in, rng, max_fraction=ia.max_connection_fraction)
+        _connect(column, source, "l4_pv", i, j, ia.l4_pv, 1.0, projections, f"{source.name}_to_{pv.name}", rate, k_in,
+                 rescale=ia.max_connection_fraction is not None)
     _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, tag=None)
 
 
@@ -524,7 +539,8 @@ def _connect_shortcut(
             else:
                 affinity = broad_pooling_affinity(sx, sy, label_values(group, "rf_x"), label_values(group, "rf_y"), sigma)
             k_in = int(round(proj.indegree * share))
-            i, j = sample_fixed_indegree(affinity, k_in, rng)
+            i, j = sample_fixed_indegree(affinity, k_in, rng, max_fraction=ia.max_connection_fraction)
             i, j, factor = _skip(params, i, j, len(group), shuffle_rng, shortcut)
             name = f"{source.name}_to_{group.name}" + (f"_{tag}" if tag else "")
-            _connect(column, source, target, i, j, proj, factor, projections, name, _reference_rate(lower, source), k_in)
+            _connect(column, source, target, i, j, proj, factor, projections, name, _reference_rate(params, lower, source), k_in,
+                     rescale=ia.max_connection_fraction is not None)

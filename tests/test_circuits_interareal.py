@@ -109,3 +109,42 @@ def test_bad_inputs():
         hubel_wiesel_affinity(np.zeros((1, 2)), [1.0, 0.0])
     with pytest.raises(ConfigError, match="indegree"):
         sample_fixed_indegree(np.ones((1, 2)), -1, np.random.default_rng(0))
+
+
+def test_max_fraction_caps_the_in_degree_and_the_shared_inputs():
+    # 16 equally eligible sources (n_eff = 16) and a cap of 1/4: every target keeps
+    # round(0.25 * 16) = 4 inputs, and two targets share 4 * 4 / 16 = 1 input on average
+    # (hypergeometric mean), i.e. a quarter of their inputs instead of all 16 uncapped.
+    affinity = np.ones((400, 16))
+    i, j = sample_fixed_indegree(affinity, 20, np.random.default_rng(3), max_fraction=0.25)
+    assert np.array_equal(np.bincount(j, minlength=400), np.full(400, 4))
+    sets = [set(i[j == t].tolist()) for t in range(400)]
+    shared = np.mean([len(sets[a] & sets[a + 1]) for a in range(0, 400, 2)])
+    # 200 pairs, hypergeometric s.d. 0.73 per pair -> s.e. 0.05; 0.2 is 4 s.e.
+    assert abs(shared - 1.0) < 0.2
+
+
+def test_max_fraction_keeps_the_draws_where_the_cap_does_not_bind():
+    # A pool of 400 (n_eff ~ 200 for uniform random affinities) capped at 1/4 still allows
+    # the 20 inputs: the wiring is identical to the uncapped one (same generator state).
+    affinity = np.random.default_rng(5).random((100, 400))
+    i0, j0 = sample_fixed_indegree(affinity, 20, np.random.default_rng(1))
+    i1, j1 = sample_fixed_indegree(affinity, 20, np.random.default_rng(1), max_fraction=0.25)
+    assert np.array_equal(i0, i1) and np.array_equal(j0, j1)
+
+
+def test_max_fraction_keeps_the_first_drawn_inputs():
+    # The capped set is the prefix of the uncapped draw order (smallest exponential keys),
+    # so it is a subset of the uncapped inputs.
+    affinity = np.random.default_rng(7).random((50, 12)) + 0.5
+    i0, j0 = sample_fixed_indegree(affinity, 8, np.random.default_rng(2))
+    i1, j1 = sample_fixed_indegree(affinity, 8, np.random.default_rng(2), max_fraction=0.25)
+    full = set(zip(j0.tolist(), i0.tolist()))
+    assert set(zip(j1.tolist(), i1.tolist())) <= full
+    assert len(i1) < len(i0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_max_fraction_out_of_range_is_a_config_error(bad):
+    with pytest.raises(ConfigError, match="max_fraction"):
+        sample_fixed_indegree(np.ones((2, 4)), 2, np.random.default_rng(0), max_fraction=bad)

@@ -235,3 +235,26 @@ def test_synapse_counts_by_source_match_the_projections(residual_file):
     assert by_source["lgn"] == lgn
     # Every cortical population has recurrent targets (PD14 table restricted to L2/3-L5).
     assert all(by_source.get(name, 0) > 0 for name in derived["sizes"])
+
+
+def test_capped_projections_keep_each_targets_input_variance(brian2_numpy):
+    """Inter-areal in-degrees capped at a quarter of the source pool, weights x sqrt(K / k).
+
+    PD14's in-degree scaling rule: a target with k of the nominal K inputs keeps the input
+    variance of K inputs, sum_i w_i^2 = K w0^2 (analytic; the mean is balanced by DC).
+    """
+    params = DEFAULT_STREAM.replace(scale=0.2, stations=DEFAULT_STREAM.stations[:2])
+    assert params.interareal.max_connection_fraction == 0.25
+    stream = build_ventral_stream(params, build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=1), derive_seeds(3),
+                                  charge_sample=0)
+    for name, nominal in (("v1_l5_exc_to_v2_l4_exc", 30), ("v1_l5_exc_to_v2_l5_exc", 20)):
+        syn = stream.projections[name]
+        w = np.asarray(syn.w[:], float)
+        j = np.asarray(syn.j[:], np.int64)
+        real = w > 0
+        k = np.bincount(j[real], minlength=len(stream.group(name.split("_to_")[1])))
+        # the source pool (V1 L5 at scale 0.2: 49 cells over 8 channels) is small: the cap binds
+        assert k.max() < nominal and k.min() >= 1
+        w0 = w[real][k[j[real]] == k.max()][0] * np.sqrt(k.max() / nominal)
+        sum_sq = np.bincount(j[real], weights=w[real] ** 2, minlength=k.size)
+        np.testing.assert_allclose(sum_sq, nominal * w0**2, rtol=1e-9)
