@@ -205,3 +205,17 @@ def test_bad_relay_parameters_name_the_field(changes, field):
     params = TWO_STATIONS.replace(variant="transthalamic", relay=dataclasses.replace(TWO_STATIONS.relay, **changes))
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         build_ventral_stream(params, build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=2), derive_seeds(5))
+
+
+def test_dense_with_relay_sends_earlier_relays_to_l5():
+    params = DEFAULT_STREAM.replace(scale=0.05, stations=DEFAULT_STREAM.stations[:3], variant="dense", source="relay")
+    stream = build_ventral_stream(params, build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=2), derive_seeds(5),
+                                  charge_sample=0)
+    assert sorted(stream.relays) == ["pulvinar_v2_exc", "pulvinar_v4_exc"]  # one per transition
+    # PD14 L5E 4,850 x V2's n_scale 0.038 x scale 0.05 (size_ratio 1)
+    assert len(stream.group("pulvinar_v4_exc")) == round(4850 * 0.038 * 0.05) == len(stream.group("v2_l5_exc"))
+    assert stream.projections["v2_l5_exc_to_pulvinar_v4_exc"].source.name == "v2_l5_exc"
+    # dense: V1's stream reaches V4's L5 through V1's relay, with the shortcut's 20 inputs per cell
+    extra = stream.projections["pulvinar_v2_exc_to_v4_l5_exc_dense"]
+    assert len(extra) == 20 * len(stream.group("v4_l5_exc"))
+    assert not any(name.startswith("v1_l5_exc_to_v") or name.startswith("v2_l5_exc_to_v") for name in stream.projections)
