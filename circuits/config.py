@@ -94,8 +94,12 @@ class Option:
 
 STATIONS = ("v1", "v2", "v4", "it")
 # ``hierarchical_rate_matched`` needs a calibration against ``residual`` and is run by the
-# experiments; ``transthalamic`` (DESIGN 2.5, optional) is not built yet.
-VARIANTS = ("residual", "hierarchical", "shuffled_skip", "dense")
+# experiments. ``transthalamic`` is ``residual`` with the stream through the pulvinar-like relay.
+VARIANTS = ("residual", "hierarchical", "shuffled_skip", "dense", "transthalamic")
+#: ``relay``: station k's ``l5_exc`` reaches k+1 through a pulvinar-like relay (docs/stream.md).
+SOURCES = ("l5_exc", "l23_exc", "both", "relay")
+#: What ``transthalamic`` accepts as ``stream.source`` (it always uses the relay).
+TRANSTHALAMIC_SOURCES = ("l5_exc", "relay")
 POPULATIONS = ("l4_exc", "l4_pv", "l23_exc", "l23_pv", "l5_exc", "l5_pv")
 MANIPULATIONS = ("silence", "block_lesion", "gain_noise", "background_scale", "top_down_gain", "tonic_drive")
 
@@ -117,9 +121,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "stream": {
         "variant": Option("residual", "str", "topology variant (DESIGN §2.5)", choices=VARIANTS),
         "stations": Option(list(STATIONS), "list[str]", "cortical stations in order", choices=STATIONS),
-        # a pulvinar-like relay (issue #5) is not built yet: offering it here would pass
-        # `config check` and fail at build time
-        "source": Option("l5_exc", "str", "output population projecting to the next station", choices=("l5_exc", "l23_exc", "both")),
+        "source": Option(
+            "l5_exc", "str",
+            "output population projecting to the next station (relay: l5_exc through a pulvinar-like relay; "
+            "variant transthalamic always uses the relay and accepts l5_exc or relay)",
+            choices=SOURCES,
+        ),
         "shortcut_scale": Option(1.0, "float", "multiplies the calibrated shortcut weights (residual)", low=0.0, high=10.0),
         "background_scale": Option(1.0, "float", "multiplies the Poisson background rate of every station", low=0.0, high=10.0),
     },
@@ -343,6 +350,11 @@ def _check_consistency(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("stream.stations: needs at least one station, e.g. ['v1']")
     if list(stations) != [s for s in STATIONS if s in stations]:
         raise ConfigError(f"stream.stations: must be unique and in stream order ({', '.join(STATIONS)}), got {stations}")
+    if cfg["stream"]["variant"] == "transthalamic" and cfg["stream"]["source"] not in TRANSTHALAMIC_SOURCES:
+        raise ConfigError(
+            f"stream.source: {cfg['stream']['source']!r} conflicts with stream.variant = 'transthalamic', whose stream "
+            f"goes through the relay; use one of {', '.join(TRANSTHALAMIC_SOURCES)}"
+        )
     if cfg["run"]["threads"] > 1 and cfg["run"]["device"] != "cpp_standalone":
         raise ConfigError("run.threads: more than 1 thread needs run.device = 'cpp_standalone'")
     for k, manip in enumerate(cfg.get("manipulation", [])):

@@ -10,11 +10,13 @@ ThalamicParams
     LGN → V1: Hubel–Wiesel input to L4, feed-forward inhibition onto L4 PV, the L5 shortcut.
 InterarealParams
     Station k → k+1: pooled input to L4 (+ PV), identity-like shortcut into L5.
+RelayParams
+    The pulvinar-like relay between stations (stream source ``relay``, variant ``transthalamic``).
 VentralStreamParams
     The whole stream: stations, projections, variant, stream source, base column.
 
 Default instances: :data:`DEFAULT_STATIONS`, :data:`DEFAULT_THALAMIC`,
-:data:`DEFAULT_INTERAREAL`, :data:`DEFAULT_STREAM`.
+:data:`DEFAULT_INTERAREAL`, :data:`DEFAULT_RELAY`, :data:`DEFAULT_STREAM`.
 
 Sizes (DESIGN §2.1): about 8,000 cortical neurons at ``scale`` 1, V1 largest and IT
 smallest, each station a PD14-proportioned column (:mod:`columns.pathways`) scaled with
@@ -37,19 +39,27 @@ __all__ = [
     "ProjectionParams",
     "ThalamicParams",
     "InterarealParams",
+    "RelayParams",
     "VentralStreamParams",
     "DEFAULT_STATIONS",
     "DEFAULT_THALAMIC",
     "DEFAULT_INTERAREAL",
+    "DEFAULT_RELAY",
     "DEFAULT_STREAM",
     "VARIANTS",
     "STREAM_SOURCES",
+    "TRANSTHALAMIC_SOURCES",
+    "RELAY_STATION",
 ]
 
-#: Topology variants (DESIGN §2.5); ``transthalamic`` is not built yet.
-VARIANTS = ("residual", "hierarchical", "hierarchical_rate_matched", "shuffled_skip", "dense")
-#: What station k sends to station k+1.
-STREAM_SOURCES = ("l5_exc", "l23_exc", "both")
+#: Topology variants (DESIGN §2.5).
+VARIANTS = ("residual", "hierarchical", "hierarchical_rate_matched", "shuffled_skip", "dense", "transthalamic")
+#: What station k sends to station k+1 (``relay``: its ``l5_exc`` through a pulvinar-like relay).
+STREAM_SOURCES = ("l5_exc", "l23_exc", "both", "relay")
+#: Stream sources ``transthalamic`` accepts (it always uses the relay; ``l5_exc`` is the default).
+TRANSTHALAMIC_SOURCES = ("l5_exc", "relay")
+#: Station prefix of the relay populations: ``pulvinar_v2_exc`` feeds V2.
+RELAY_STATION = "pulvinar"
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,73 @@ DEFAULT_INTERAREAL = InterarealParams(
 
 
 @dataclass(frozen=True)
+class RelayParams:
+    """The pulvinar-like relay between station k and k+1 (DESIGN §2.4, §2.5).
+
+    One relay per transition, named ``pulvinar_{k+1}_exc``: LIF cells with the cell
+    parameters of the source ``l5_exc`` population (PD14's L5E), each driven by a few
+    strong "driver" synapses from ``l5_exc`` cells of station k of its own channel and
+    nearby RF (Sherman & Guillery 2002, doi:10.1098/rstb.2002.1161), plus private Poisson
+    background. The relay then stands in for ``l5_exc`` in every projection into k+1.
+
+    Parameters
+    ----------
+    size_ratio : float
+        Relay cells per source ``l5_exc`` cell (> 0).
+    driver : ProjectionParams
+        ``l5_exc`` (k) → relay: in-degree, PSP and delay of the driver synapses; their mean
+        input at the source's spontaneous rate is balanced by DC.
+    driver_sigma_factor : float
+        Radius (Gaussian s.d.) of the driver pooling around the relay cell's RF centre, as a
+        fraction of the source station's ``rf_sigma_deg`` (> 0).
+    background_indegree : int
+        Private Poisson inputs per relay cell (>= 0), not scaled with ``scale``.
+    background_rate : Quantity (hertz)
+        Rate of each background input.
+    background_psp : Quantity (volt)
+        PSP of one background input.
+    spontaneous_rate : Quantity (hertz)
+        Spontaneous rate of a relay at which its projections into k+1 are balanced, when
+        neither :attr:`InterarealParams.source_rates` nor ``spontaneous_rates`` lists it.
+    spontaneous_rates : dict of str to Quantity (hertz)
+        The same per relay population (``"pulvinar_v2_exc"``).
+    """
+
+    size_ratio: float = 1.0
+    driver: ProjectionParams = field(default_factory=lambda: ProjectionParams(indegree=4, psp=3.0 * mV, delay=2.0 * ms))
+    driver_sigma_factor: float = 0.5
+    background_indegree: int = 800
+    background_rate: Quantity = field(default_factory=lambda: 8.0 * Hz)
+    background_psp: Quantity = field(default_factory=lambda: 0.15 * mV)
+    spontaneous_rate: Quantity = field(default_factory=lambda: 7.4 * Hz)
+    spontaneous_rates: dict[str, Quantity] = field(default_factory=dict)
+
+
+# Relay (design choices, stated; measured with PD14's L5E cell, 200 relay cells whose 4
+# drivers were independent Poisson trains, 2 s after 0.3 s, numpy target, 2026-11-23):
+# - size_ratio 1: "about as many relay cells as source cells" (issue #5); a pulvinar
+#   neuron count per cortical area is not part of the model.
+# - 4 drivers x 3 mV: few and strong (Sherman & Guillery 2002: a relay cell gets a handful
+#   of driver inputs with large EPSPs, unlike the many small cortico-cortical ones, PD14's
+#   0.15 mV). Fewer/stronger drivers make the relay a faithful copy of few L5 cells.
+# - driver delay 2 ms: the thalamocortical latency of DEFAULT_THALAMIC (Ferster & Lindström
+#   1983) reused for the corticothalamic leg, a design choice (no L5 → pulvinar latency is
+#   calibrated here). The relay → k+1 delay is the inter-areal 3 ms (InterarealParams), so
+#   the relayed route is 2 ms + the relay's integration slower than the direct one.
+# - driver_sigma_factor 0.5: drivers from within half the source station's RF s.d.
+#   (topographic, like the identity-like shortcut's shortcut_sigma_factor 0.5).
+# - background: PD14's external input (8 Hz, 0.15 mV; PD14 Table 5) with 800 inputs, chosen
+#   so the relay fires spontaneously at a few spikes/s: measured 7.4 spikes/s with drivers
+#   at V1 L5's 11.6 spikes/s, 4.5 at V2's 6.2 and 3.5 at V4's 4.5 (600 inputs: 1.3;
+#   1,000: 21.5; 1,200: 40). Drivers at 30 spikes/s (evoked) raise it to 13.6 spikes/s.
+# - spontaneous_rates: those measured rates, at which relay → k+1 is balanced (the isolated
+#   relay, not yet measured inside the stream at scale 1).
+DEFAULT_RELAY = RelayParams(
+    spontaneous_rates={"pulvinar_v2_exc": 7.4 * Hz, "pulvinar_v4_exc": 4.5 * Hz, "pulvinar_it_exc": 3.5 * Hz},
+)
+
+
+@dataclass(frozen=True)
 class VentralStreamParams:
     """The whole stream.
 
@@ -221,7 +298,11 @@ class VentralStreamParams:
     variant : str
         One of :data:`VARIANTS`.
     source : str
-        Stream source population of each station (:data:`STREAM_SOURCES`).
+        Stream source population of each station (:data:`STREAM_SOURCES`). ``transthalamic``
+        always uses the relay: it accepts ``l5_exc`` (the default) or ``relay`` and rejects
+        ``l23_exc``/``both`` (:attr:`stream_source`).
+    relay : RelayParams
+        The pulvinar-like relay (used when :attr:`stream_source` is ``relay``).
     n_channels : int
         Orientation channels (V1 preferred orientations ``k * 180 / n_channels``).
     scale : float
@@ -238,6 +319,7 @@ class VentralStreamParams:
     column: ColumnParams = DEFAULT_COLUMN  # DEFAULT_STREAM uses STREAM_COLUMN
     thalamic: ThalamicParams = DEFAULT_THALAMIC
     interareal: InterarealParams = DEFAULT_INTERAREAL
+    relay: RelayParams = DEFAULT_RELAY
     variant: str = "residual"
     source: str = "l5_exc"
     n_channels: int = 8
@@ -245,6 +327,11 @@ class VentralStreamParams:
     shortcut_scale: float = 1.0
     background_scale: dict[str, float] = field(default_factory=dict)
     l5_tonic_drive: dict[str, Quantity] = field(default_factory=dict)
+
+    @property
+    def stream_source(self) -> str:
+        """The source actually wired: ``relay`` for ``transthalamic``, else :attr:`source`."""
+        return "relay" if self.variant == "transthalamic" else self.source
 
     def station(self, name: str) -> StationParams:
         """The parameters of one station by name."""

@@ -299,7 +299,7 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
     """
     structure = {
         "stations": [s.name for s in params.stations],
-        "source": params.source,
+        "source": params.stream_source,  # transthalamic builds the relay whatever `source` says
         "dense": params.variant == "dense",
         "scale": params.scale,
         "charges": cfg["recording"]["currents_sample"],

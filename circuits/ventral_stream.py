@@ -4,6 +4,8 @@ Classes and functions
 ---------------------
 Station
     A station's :class:`~columns.column.LaminarColumn` and its circuit-level labels.
+Relay
+    A pulvinar-like relay population between two stations (stream source ``relay``).
 VentralStream
     Stations, the LGN generator, inter-areal projections, monitors and the ``Network``.
 build_ventral_stream
@@ -19,6 +21,9 @@ the same weights in the same order; variants differ only in the shortcut weights
 (``hierarchical``: 0), a permutation drawn from its own generator (``shuffled_skip``),
 extra projections appended after everything else (``dense``) or a tonic drive
 (``hierarchical_rate_matched``). Stimulus and LGN spikes do not depend on the variant.
+The relays (stream source ``relay``, variant ``transthalamic``) draw their labels, driver
+wiring and initial state from generators of their own, so the thalamic and intra-column
+wiring stays identical to the ``l5_exc`` build.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from brian2 import (
     StateMonitor,
     Hz,
     TimedArray,
+    mV,
     ms,
     second,
 )
@@ -51,14 +57,24 @@ from circuits.interareal import (
     shuffle_targets,
     sign_matching_index,
 )
-from circuits.params import VARIANTS, STREAM_SOURCES, ProjectionParams, StationParams, VentralStreamParams
+from circuits.params import (
+    RELAY_STATION,
+    STREAM_SOURCES,
+    TRANSTHALAMIC_SOURCES,
+    VARIANTS,
+    ProjectionParams,
+    RelayParams,
+    StationParams,
+    VentralStreamParams,
+)
 from columns.column import LaminarColumn, build_column, label_values
 from columns.derived import psc_to_conductance, psp_to_psc
-from columns.params import PopulationParams
+from columns.params import BackgroundParams, ColumnParams, PopulationParams
 from stimuli.lgn import LGNMosaic, mosaic_capacity
 
 __all__ = [
     "Station",
+    "Relay",
     "VentralStream",
     "build_ventral_stream",
     "station_labels",
@@ -92,6 +108,40 @@ class Station:
 
 
 @dataclass
+class Relay:
+    """A pulvinar-like relay population: ``l5_exc`` of station k → relay → station k+1.
+
+    Attributes
+    ----------
+    column : LaminarColumn
+        A one-population column named ``pulvinar`` whose population ``{k+1}_exc`` is the
+        relay (Brian2 name ``pulvinar_{k+1}_exc``).
+    source : str
+        Full name of the driving population (``"v1_l5_exc"``).
+    target_station : str
+        The station the relay feeds (``"v2"``).
+    source_node : numpy.ndarray of int64, shape (n_cells,)
+        The source cell whose labels (RF centre, channel, orientation, phase) each relay
+        cell copied.
+    """
+
+    column: LaminarColumn
+    source: str
+    target_station: str
+    source_node: np.ndarray
+
+    @property
+    def local(self) -> str:
+        """Local population name in :attr:`column` (``"v2_exc"``)."""
+        return f"{self.target_station}_exc"
+
+    @property
+    def group(self) -> Any:
+        """The relay's NeuronGroup."""
+        return self.column.population(self.local)
+
+
+@dataclass
 class VentralStream:
     """The built stream (see :func:`build_ventral_stream`).
 
@@ -116,6 +166,9 @@ class VentralStream:
     network : Network
     wiring_stats : dict
         Measured properties of the wiring (sign-matching index per LGN projection...).
+    relays : dict of str to Relay
+        Pulvinar-like relays by population name (``pulvinar_v2_exc``); empty unless the
+        stream source is ``relay``.
     """
 
     params: VentralStreamParams
@@ -129,15 +182,20 @@ class VentralStream:
     gain_arrays: dict[str, TimedArray]
     network: Network
     wiring_stats: dict[str, Any]
+    relays: dict[str, Relay] = field(default_factory=dict)
 
     @property
     def populations(self) -> list[str]:
-        """Cortical population names in stream order (``v1_l4_exc``, ...)."""
+        """Recorded population names: cortical ones in stream order (``v1_l4_exc``, ...), then the relays."""
         return list(self.spike_monitors)
 
     def group(self, population: str) -> Any:
         """The NeuronGroup of a full population name (``"v2_l5_exc"``)."""
         station, _, local = population.partition("_")
+        if station == RELAY_STATION and self.relays:
+            if population not in self.relays:
+                raise ConfigError(f"unknown relay {population!r}{suggest(population, self.relays)}; relays: {list(self.relays)}")
+            return self.relays[population].group
         if station not in self.stations:
             raise ConfigError(f"unknown station {station!r} in {population!r}{suggest(station, self.stations)}")
         return self.stations[station].column.population(local)
@@ -145,6 +203,8 @@ class VentralStream:
     def node_table(self, population: str) -> dict[str, np.ndarray]:
         """Per-neuron labels for ``/nodes/<population>``."""
         station, _, local = population.partition("_")
+        if population in self.relays:
+            return self._relay_node_table(self.relays[population])
         st = self.stations[station]
         table = {"node_id": np.arange(len(st.column.population(local)), dtype=np.int64)}
         table.update(st.column.labels(local))
@@ -152,6 +212,21 @@ class VentralStream:
         n = table["node_id"].size
         layer, cell = local.split("_")
         table.update({"station": np.full(n, station), "layer": np.full(n, layer), "cell": np.full(n, cell)})
+        return table
+
+    @staticmethod
+    def _relay_node_table(relay: Relay) -> dict[str, np.ndarray]:
+        # labels copied from the source cell in source_node; layer "relay" (not a cortical layer)
+        n = len(relay.group)
+        table = {"node_id": np.arange(n, dtype=np.int64)}
+        table.update(relay.column.labels(relay.local))
+        table.update({
+            "source_node": relay.source_node.astype(np.int64),
+            "target_station": np.full(n, relay.target_station),
+            "station": np.full(n, RELAY_STATION),
+            "layer": np.full(n, "relay"),
+            "cell": np.full(n, "exc"),
+        })
         return table
 
 
@@ -223,6 +298,12 @@ def _check_params(params: VentralStreamParams) -> None:
         raise ConfigError(f"variant {params.variant!r} is not known{suggest(params.variant, VARIANTS)}; valid: {VARIANTS}")
     if params.source not in STREAM_SOURCES:
         raise ConfigError(f"stream source {params.source!r} is not known{suggest(params.source, STREAM_SOURCES)}")
+    if params.variant == "transthalamic" and params.source not in TRANSTHALAMIC_SOURCES:
+        raise ConfigError(
+            f"stream.source {params.source!r} conflicts with variant 'transthalamic', whose stream goes through the "
+            f"relay; use one of {TRANSTHALAMIC_SOURCES}"
+        )
+    _check_relay(params.relay)
     if not params.stations:
         raise ConfigError("the stream needs at least one station")
     if not params.scale > 0:
@@ -233,6 +314,28 @@ def _check_params(params: VentralStreamParams) -> None:
     for name in list(params.background_scale) + list(params.l5_tonic_drive):
         if name not in names:
             raise ConfigError(f"unknown station {name!r} in per-station settings{suggest(name, names)}")
+
+
+def _check_relay(relay: RelayParams) -> None:
+    """Reject relay parameters that cannot build (one line naming the ``relay.*`` field)."""
+    if not (np.isfinite(relay.size_ratio) and relay.size_ratio > 0):
+        raise ConfigError(f"relay.size_ratio must be > 0, got {relay.size_ratio}")
+    if int(relay.driver.indegree) != relay.driver.indegree or relay.driver.indegree < 1:
+        raise ConfigError(f"relay.driver.indegree must be an integer >= 1, got {relay.driver.indegree}")
+    for name, value, unit in (("driver.psp", relay.driver.psp, mV), ("driver.delay", relay.driver.delay, ms),
+                              ("background_rate", relay.background_rate, Hz), ("background_psp", relay.background_psp, mV),
+                              ("spontaneous_rate", relay.spontaneous_rate, Hz),
+                              *((f"spontaneous_rates[{k!r}]", v, Hz) for k, v in relay.spontaneous_rates.items())):
+        if not isinstance(value, Quantity) or value.dim != unit.dim:
+            raise ConfigError(f"relay.{name} needs a quantity in {unit!r}, got {value!r}")
+        if not (np.isfinite(float(value)) and float(value) >= 0):
+            raise ConfigError(f"relay.{name} must be >= 0, got {value}")
+    if not float(relay.driver.psp) > 0:
+        raise ConfigError(f"relay.driver.psp must be > 0 (excitatory drivers), got {relay.driver.psp}")
+    if not (np.isfinite(relay.driver_sigma_factor) and relay.driver_sigma_factor > 0):
+        raise ConfigError(f"relay.driver_sigma_factor must be > 0, got {relay.driver_sigma_factor}")
+    if int(relay.background_indegree) != relay.background_indegree or relay.background_indegree < 0:
+        raise ConfigError(f"relay.background_indegree must be an integer >= 0, got {relay.background_indegree}")
 
 
 def _shortcut_factor(params: VentralStreamParams) -> float:
@@ -276,12 +379,14 @@ def build_ventral_stream(
         Unknown variant/source/station, or parameters the column rejects.
     """
     _check_params(params)
-    children = np.random.SeedSequence(seeds["connectivity"]).spawn(len(params.stations) + 3)
+    # The relays' child comes after the others: spawning one more leaves those unchanged.
+    children = np.random.SeedSequence(seeds["connectivity"]).spawn(len(params.stations) + 4)
     label_rngs = [np.random.default_rng(c) for c in children[: len(params.stations)]]
     wiring_rng = np.random.default_rng(children[len(params.stations)])
     shuffle_rng = np.random.default_rng(children[len(params.stations) + 1])
     sample_rng = np.random.default_rng(children[len(params.stations) + 2])
-    init_children = np.random.SeedSequence(seeds["initial_state"]).spawn(len(params.stations))
+    init_sequence = np.random.SeedSequence(seeds["initial_state"])
+    init_children = init_sequence.spawn(len(params.stations))
     column_seeds = np.random.SeedSequence(seeds["connectivity"] + 1).generate_state(len(params.stations))
 
     # Sized by the largest mosaic any seed can draw (the extra cells stay silent and
@@ -318,17 +423,26 @@ def build_ventral_stream(
 
     projections: dict[str, Any] = {}
     stats: dict[str, Any] = {}
+    relays: dict[str, Relay] = {}  # by the name of the station whose l5_exc drives it
+    if params.stream_source == "relay":
+        transitions = list(zip(params.stations[:-1], params.stations[1:]))
+        relay_children = children[len(params.stations) + 3].spawn(len(transitions))
+        relay_init = init_sequence.spawn(len(transitions))  # after the stations' children
+        for k, (lower, higher) in enumerate(transitions):
+            relays[lower.name] = _build_relay(params, stations[lower.name], higher.name, relay_children[k], relay_init[k],
+                                              projections)
     shortcut = _shortcut_factor(params)
     _connect_thalamus(params, mosaic, lgn, stations[params.stations[0].name], projections, stats, wiring_rng, shuffle_rng, shortcut)
     for lower, higher in zip(params.stations[:-1], params.stations[1:]):
-        _connect_stations(params, stations[lower.name], stations[higher.name], projections, wiring_rng, shuffle_rng, shortcut)
+        _connect_stations(params, stations[lower.name], stations[higher.name], projections, wiring_rng, shuffle_rng, shortcut,
+                          relays)
     if params.variant == "dense":
         # Every earlier station's stream also reaches L5 directly (DESIGN §2.5), appended after
         # the common wiring so the other variants' draws are unchanged.
         for k, higher in enumerate(params.stations):
             for lower in params.stations[: max(0, k - 1)]:
                 _connect_shortcut(params, stations[lower.name], stations[higher.name], projections, wiring_rng,
-                                  shuffle_rng, shortcut, tag="dense")
+                                  shuffle_rng, shortcut, relays, tag="dense")
 
     spike_monitors = {}
     charge_monitors = {}
@@ -344,6 +458,8 @@ def build_ventral_stream(
                 variables = sorted(station.column.charge_variables(local).values())
                 charge_monitors[group.name] = StateMonitor(group, variables, record=idx, dt=charge_dt, name=f"{group.name}_charges")
                 samples[group.name] = idx
+    for relay in relays.values():
+        spike_monitors[relay.group.name] = SpikeMonitor(relay.group, record=True, name=f"{relay.group.name}_spikes")
     for population, (gain_dt, values) in (gain_timelines or {}).items():
         station_name, _, local = population.partition("_")
         if station_name not in stations:
@@ -357,6 +473,8 @@ def build_ventral_stream(
     objects: list[Any] = [lgn]
     for station in stations.values():
         objects.extend(station.column.brian_objects())
+    for relay in relays.values():
+        objects.extend(relay.column.brian_objects())
     objects.extend(projections.values())
     objects.extend(spike_monitors.values())
     objects.extend(charge_monitors.values())
@@ -370,7 +488,60 @@ def build_ventral_stream(
         len(projections),
     )
     return VentralStream(params, mosaic, lgn, stations, projections, spike_monitors, charge_monitors, samples,
-                         gain_arrays, network, stats)
+                         gain_arrays, network, stats, {r.group.name: r for r in relays.values()})
+
+
+def _build_relay(
+    params: VentralStreamParams,
+    lower: Station,
+    target_station: str,
+    connectivity: np.random.SeedSequence,
+    initial_state: np.random.SeedSequence,
+    projections: dict[str, Any],
+) -> Relay:
+    """The relay ``l5_exc`` (lower) → ``pulvinar_{target}_exc``, with its driver synapses.
+
+    Each relay cell copies the labels of a source cell drawn without replacement (with
+    replacement if the relay is larger than the source), so the relay tiles the same RFs and
+    channels; its drivers are ``relay.driver.indegree`` source cells of its channel, drawn
+    ∝ a Gaussian of the RF distance (s.d. ``driver_sigma_factor`` × the source station's
+    ``rf_sigma_deg``). Their mean input at the source's spontaneous rate is balanced by DC,
+    as for every feedforward projection (:func:`_connect`).
+    """
+    rp = params.relay
+    source = lower.column.population("l5_exc")
+    n_source = len(source)
+    n = max(1, int(round(rp.size_ratio * n_source)))
+    label_rng = np.random.default_rng(connectivity)
+    pick = np.sort(label_rng.choice(n_source, n, replace=n > n_source))
+    labels = {key: label_values(source, key)[pick] for key in ("rf_x", "rf_y", "orientation", "phase", "channel")}
+    local = f"{target_station}_exc"
+    # PD14's L5E cell (the source's own parameters); only the private background differs.
+    pop = dataclasses.replace(lower.column.params.populations["l5_exc"], full_size=n, background_indegree=int(rp.background_indegree))
+    base = params.column
+    col_params = ColumnParams(
+        populations={local: pop},
+        pathways={},
+        n_scale=1.0,
+        k_scale=1.0,  # the relay's inputs do not scale with the network: no DC compensation
+        background=BackgroundParams(enabled=rp.background_indegree > 0, kind="poisson", rate=rp.background_rate,
+                                    psp=rp.background_psp),
+        cell_model=base.cell_model,
+        ff_current=base.ff_current,
+        background_current=base.background_current,
+    )
+    column = build_column(col_params, station=RELAY_STATION, connectivity_seed=int(connectivity.generate_state(1)[0]),
+                          initial_state_seed=int(initial_state.generate_state(1)[0]), labels={local: labels})
+    group = column.population(local)
+    affinity = feature_pooling_affinity(
+        label_values(source, "rf_x"), label_values(source, "rf_y"), label_values(source, "channel"),
+        labels["rf_x"], labels["rf_y"], labels["channel"], rp.driver_sigma_factor * lower.params.rf_sigma_deg,
+    )
+    i, j = sample_fixed_indegree(affinity, int(rp.driver.indegree), label_rng)
+    _connect(column, source, local, i, j, rp.driver, 1.0, projections, f"{source.name}_to_{group.name}",
+             _reference_rate(params, lower, source))
+    logger.info("relay %s: %d cells driven by %s", group.name, n, source.name)
+    return Relay(column, source.name, target_station, pick.astype(np.int64))
 
 
 def _connect(
@@ -468,16 +639,22 @@ def _reference_rate(params: VentralStreamParams, station: Station, source: Any) 
     """Spontaneous rate of a stream source, at which its projections are balanced.
 
     The measured rate in the stream (:attr:`InterarealParams.source_rates`) when known,
-    else its population's full-scale PD14 rate.
+    for a relay then :attr:`RelayParams.spontaneous_rates` or ``spontaneous_rate``, else its
+    population's full-scale PD14 rate.
     """
     measured = params.interareal.source_rates.get(source.name)
     if measured is not None:
         return measured
+    if source.name.startswith(f"{RELAY_STATION}_"):
+        return params.relay.spontaneous_rates.get(source.name, params.relay.spontaneous_rate)
     local = source.name.removeprefix(f"{station.params.name}_")
     return station.column.params.populations[local].full_rate
 
 
-def _sources(params: VentralStreamParams, station: Station) -> list[Any]:
+def _sources(params: VentralStreamParams, station: Station, relays: dict[str, Relay]) -> list[Any]:
+    if params.stream_source == "relay":
+        # the relay stands in for l5_exc in every rule (same in-degrees, PSPs, radii)
+        return [relays[station.params.name].group]
     if params.source == "both":
         return [station.column.population("l5_exc"), station.column.population("l23_exc")]
     return [station.column.population(params.source)]
@@ -491,10 +668,11 @@ def _connect_stations(
     rng: np.random.Generator,
     shuffle_rng: np.random.Generator,
     shortcut: float,
+    relays: dict[str, Relay],
 ) -> None:
     ia = params.interareal
     column = higher.column
-    sources = _sources(params, lower)
+    sources = _sources(params, lower, relays)
     for source in sources:
         sx, sy, sch = label_values(source, "rf_x"), label_values(source, "rf_y"), label_values(source, "channel")
         share = 1.0 / len(sources)
@@ -512,7 +690,7 @@ def _connect_stations(
         i, j = sample_fixed_indegree(affinity, k_in, rng, max_fraction=ia.max_connection_fraction)
         _connect(column, source, "l4_pv", i, j, ia.l4_pv, 1.0, projections, f"{source.name}_to_{pv.name}", rate, k_in,
                  rescale=ia.max_connection_fraction is not None)
-    _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, tag=None)
+    _connect_shortcut(params, lower, higher, projections, rng, shuffle_rng, shortcut, relays, tag=None)
 
 
 def _connect_shortcut(
@@ -523,11 +701,12 @@ def _connect_shortcut(
     rng: np.random.Generator,
     shuffle_rng: np.random.Generator,
     shortcut: float,
+    relays: dict[str, Relay],
     tag: str | None,
 ) -> None:
     ia = params.interareal
     column = higher.column
-    sources = _sources(params, lower)
+    sources = _sources(params, lower, relays)
     sigma = ia.shortcut_sigma_factor * higher.params.rf_sigma_deg
     for source in sources:
         sx, sy, sch = label_values(source, "rf_x"), label_values(source, "rf_y"), label_values(source, "channel")
