@@ -84,7 +84,8 @@ def stream_params_from_config(cfg: dict[str, Any], base: VentralStreamParams = D
     """Topology, scale and per-station settings of a resolved configuration."""
     wanted = cfg["stream"]["stations"]
     stations = tuple(s for s in base.stations if s.name in wanted)
-    background = {}
+    # the base's per-station scales (calibrated defaults) are kept; the configuration multiplies them
+    background = {k: v for k, v in base.background_scale.items() if k in wanted}
     for manip in cfg.get("manipulation", []):
         if manip["kind"] == "background_scale":
             for st in manip["stations"]:

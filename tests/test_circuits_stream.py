@@ -258,3 +258,20 @@ def test_capped_projections_keep_each_targets_input_variance(brian2_numpy):
         w0 = w[real][k[j[real]] == k.max()][0] * np.sqrt(k.max() / nominal)
         sum_sq = np.bincount(j[real], weights=w[real] ** 2, minlength=k.size)
         np.testing.assert_allclose(sum_sq, nominal * w0**2, rtol=1e-9)
+
+
+def test_configuration_multiplies_the_base_background_scales():
+    """Per-station background scales of the base parameters survive the configuration.
+
+    Regression (2026-11-23): ``stream_params_from_config`` rebuilt ``background_scale`` from
+    the configuration alone, silently dropping the base's values. Expected: base 1.1 for IT
+    times the global ``stream.background_scale`` 2 = 2.2 (exact arithmetic); a station not in
+    the stream is dropped.
+    """
+    from circuits.run import stream_params_from_config
+
+    base = DEFAULT_STREAM.replace(background_scale={"it": 1.1, "v4": 0.9})
+    cfg = resolve_config({"stream": {"stations": ["v1", "v2", "it"], "background_scale": 2.0}})
+    params = stream_params_from_config(cfg, base)
+    assert params.background_scale == pytest.approx({"v1": 2.0, "v2": 2.0, "it": 2.2})
+    assert stream_params_from_config(resolve_config({}), base).background_scale == pytest.approx({"it": 1.1, "v4": 0.9})
