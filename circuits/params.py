@@ -356,7 +356,17 @@ class VentralStreamParams:
 #: so the stream keeps PD14's cells and gets PV-likeness from the stronger thalamic drive.
 STREAM_COLUMN = dataclasses.replace(DEFAULT_COLUMN, populations={k: PD14_POPULATIONS[k] for k in DEFAULT_COLUMN.populations})
 
-DEFAULT_STREAM = VentralStreamParams(column=STREAM_COLUMN)
+#: Background of the higher stations (calibrated 2026-11-23, scale 1, seed 1, 60 s
+#: spontaneous; docs/stream.md "Calibration"): with their feedforward input balanced, V4 and
+#: IT sat far below PD14's operating point (IT L2/3 0.09, L5 3.1 spikes/s against PD14's
+#: 0.9 and 7.6) and IT L2/3 was too sparse for an ISI CV above 0.8. Their rates rise
+#: steeply with the background (IT x1.1: L2/3 1.6, L5 11.1 spikes/s, L5 CV 0.79); x1.02 (V4)
+#: and x1.04 (IT) give IT L2/3 0.56 (CV 0.89), L5 6.5 (CV 0.84), V4 L5 6.0 spikes/s.
+#: Upstream stations are untouched (V1 and V2 spikes bit-identical: the stream has no
+#: feedback and the draws do not depend on the rates).
+STREAM_BACKGROUND_SCALE = {"v4": 1.02, "it": 1.04}
+
+DEFAULT_STREAM = VentralStreamParams(column=STREAM_COLUMN, background_scale=dict(STREAM_BACKGROUND_SCALE))
 
 #: No extra tonic drive.
 ZERO_CURRENT = 0.0 * pA

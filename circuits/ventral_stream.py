@@ -58,6 +58,7 @@ from circuits.interareal import (
     sign_matching_index,
 )
 from circuits.params import (
+    DEFAULT_STATIONS,
     RELAY_STATION,
     STREAM_SOURCES,
     TRANSTHALAMIC_SOURCES,
@@ -310,7 +311,9 @@ def _check_params(params: VentralStreamParams) -> None:
         raise ConfigError(f"scale must be > 0, got {params.scale}")
     if params.shortcut_scale < 0:
         raise ConfigError(f"shortcut_scale must be >= 0, got {params.shortcut_scale}")
-    names = [s.name for s in params.stations]
+    # a setting for a known station left out of this stream (e.g. the default IT background
+    # in a V1-V2 stream) is unused, not an error; an unknown name is a typo
+    names = [s.name for s in DEFAULT_STATIONS]
     for name in list(params.background_scale) + list(params.l5_tonic_drive):
         if name not in names:
             raise ConfigError(f"unknown station {name!r} in per-station settings{suggest(name, names)}")

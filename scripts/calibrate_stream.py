@@ -76,7 +76,7 @@ def run_condition(out: Path, condition: str, args: argparse.Namespace) -> None:
     from circuits.run import run_stream
 
     user = {"run": {"device": "cpp_standalone", "scale": args.scale, "master_seed": args.seed, "progress": False},
-            "stream": {"stations": args.stations},
+            "stream": {"stations": args.stations, "variant": args.variant},
             "stimulus": ({"protocol": "blank", "duration": f"{args.spontaneous} s"} if condition == "spontaneous"
                          else GRATINGS)}
     if condition == "silence_l4":
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stations", nargs="+", default=["v1", "v2", "v4", "it"])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--variant", default="residual", help="topology variant (stream.variant)")
     parser.add_argument("--spontaneous", type=float, default=20.5, help="spontaneous run length, s")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--one", choices=CONDITIONS, help=argparse.SUPPRESS)  # the per-condition worker

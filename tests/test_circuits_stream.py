@@ -275,3 +275,14 @@ def test_configuration_multiplies_the_base_background_scales():
     params = stream_params_from_config(cfg, base)
     assert params.background_scale == pytest.approx({"v1": 2.0, "v2": 2.0, "it": 2.2})
     assert stream_params_from_config(resolve_config({}), base).background_scale == pytest.approx({"it": 1.1, "v4": 0.9})
+
+
+def test_per_station_settings_unknown_name_is_an_error_left_out_station_is_not(brian2_numpy):
+    # The default background scales name V4 and IT (circuits.params.STREAM_BACKGROUND_SCALE):
+    # a V1-V2 stream ignores them; a name that is no station is a typo and must be refused.
+    mosaic = build_lgn_mosaic(field_size_deg=2.0, rng_or_seed=1)
+    params = DEFAULT_STREAM.replace(scale=0.05, stations=DEFAULT_STREAM.stations[:2])
+    assert set(params.background_scale) == {"v4", "it"}
+    assert len(build_ventral_stream(params, mosaic, derive_seeds(3), charge_sample=0).stations) == 2
+    with pytest.raises(ConfigError, match="unknown station 'v9'"):
+        build_ventral_stream(params.replace(background_scale={"v9": 1.0}), mosaic, derive_seeds(3), charge_sample=0)
