@@ -330,6 +330,30 @@ def render_stimuli(doc: dict, docs: dict) -> Section:
             "tables": [markdown_table(["step", "seconds", "target"], rows)], "notes": [], "targets": targets}
 
 
+def render_stream(doc: dict, docs: dict) -> Section:
+    runs = list(doc["results"]) + ([doc["memory_60s"]] if doc.get("memory_60s") else [])
+    rows = [[r["config"], str(r["threads"]), fmt(r["scale"]), f"{r['n_cortical_neurons']:,}", f"{r['n_synapses']:,}",
+             fmt(r["build_s"]), fmt(r["compile_s"]), fmt(r["simulate_s_per_bio_s"]),
+             f"{r['synaptic_events_per_s']:.3g}", fmt(r["peak_rss_mib"]),
+             f"{min(r['loadavg_before'][0], r['loadavg_after'][0]):.1f}–{max(r['loadavg_before'][0], r['loadavg_after'][0]):.1f}"]
+            for r in runs]
+    targets = []
+    mem = doc.get("memory_60s")
+    if mem:
+        targets.append(target("60 s protocol, peak RSS (GiB)", mem["peak_rss_mib"] / 1024, f"< {fmt(mem['target_gib'])}",
+                              mem["peak_rss_mib"] / 1024 < mem["target_gib"]))
+    for r in doc["results"]:
+        if r["device"] == "cpp_standalone" and r["threads"] == 2 and r["scale"] == 1.0:
+            # issue #8: the default stream at scale 1 in real time on 2 threads
+            targets.append(target("scale 1, cpp_standalone 2 threads: s per biological second", r["simulate_s_per_bio_s"],
+                                  "<= 1", r["simulate_s_per_bio_s"] <= 1.0))
+    return {"title": "The default stream (`stream`)", "what": doc.get("note", ""),
+            "tables": [markdown_table(["config", "threads", "scale", "cortical neurons", "synapses", "build (s)",
+                                       "compile (s)", "s per bio-s", "synaptic events/s", "peak RSS (MiB)",
+                                       "1-min load"], rows)],
+            "notes": [], "targets": targets}
+
+
 def render_generic(doc: dict, docs: dict) -> Section:
     rows = [[k, fmt(v)] for k, v in doc.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "cpu_count"]
@@ -340,7 +364,7 @@ def render_generic(doc: dict, docs: dict) -> Section:
 
 RENDERERS: dict[str, Callable[[dict, dict], Section]] = {
     "pd14_ab": render_pd14_ab, "pd14": render_pd14, "references": render_references, "machine": render_machine,
-    "analysis": render_analysis, "io": render_io, "stimuli": render_stimuli,
+    "analysis": render_analysis, "io": render_io, "stimuli": render_stimuli, "stream": render_stream,
 }
 #: Sections in this order first, then any other benchmark alphabetically.
 ORDER = ("pd14_ab", "pd14", "references", "machine", "analysis", "stimuli", "io")

@@ -89,3 +89,22 @@ def test_write_report_to_results_dir(report, results_dir: Path) -> None:
     # outside bench/results the report goes next to the JSON files
     assert path == results_dir / "RESULTS.md"
     assert path.read_text().count("\n## ") == 2  # pd14_ab and newbench; broken.json skipped
+
+
+def test_stream_section_lists_every_configuration_and_its_targets(report):
+    # Synthetic stream result: 2 threads at 2.5 s per biological second misses issue #8's
+    # "<= 1" (exact comparison), 692 MiB = 0.676 GiB meets #5's "< 4 GiB".
+    run = {"config": "cpp_standalone_2t", "device": "cpp_standalone", "threads": 2, "scale": 1.0,
+           "n_cortical_neurons": 7956, "n_synapses": 1284963, "build_s": 1.5, "compile_s": 30.0,
+           "simulate_s_per_bio_s": 2.5, "synaptic_events_per_s": 5e6, "peak_rss_mib": 400.0,
+           "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [1.2, 1.0, 1.0]}
+    memory = {**run, "config": "memory_60s", "threads": 1, "peak_rss_mib": 692.0, "target_gib": 4.0}
+    section = report.render_stream({"benchmark": "stream", "note": "synthetic", "results": [run],
+                                    "memory_60s": memory}, {})
+    table = section["tables"][0]
+    assert "| cpp_standalone_2t | 2 |" in table and "| memory_60s | 1 |" in table
+    met = {t["what"]: t["met"] for t in section["targets"]}
+    assert met == {"60 s protocol, peak RSS (GiB)": True,
+                   "scale 1, cpp_standalone 2 threads: s per biological second": False}
+    rss = [t["measured"] for t in section["targets"] if t["what"].startswith("60 s")][0]
+    assert rss == pytest.approx(692.0 / 1024, rel=1e-12)
