@@ -202,10 +202,12 @@ DEFAULT_THALAMIC = ThalamicParams(
 # pools are small (IT's L5 cells sample ~16 V4 L5 cells of their channel), so fixed
 # in-degrees of 20-30 gave every target nearly the same inputs and synchrony grew along
 # the stream (Golomb chi 0.08 in V1 L4 -> 0.43 in IT L4). Capping each in-degree at a
-# quarter of the source pool (weights x sqrt(K/k), PD14's rule) brings chi to <= 0.2 in
+# quarter of the source pool (weights x sqrt(K/k), PD14's rule) brings chi to <= 0.23 in
 # every station. The projections are balanced at their sources' measured spontaneous rates
 # (PD14's reference rates left V1's 11.6 spikes/s L5 as a net excitatory drive that
-# cascaded along the stream).
+# cascaded along the stream). V4's L5 was measured at 4.5 spikes/s before its background was
+# raised (STREAM_BACKGROUND_SCALE); it now fires ~6.2, a net drive into IT that is part of
+# the calibrated state (G1 measured with it).
 DEFAULT_INTERAREAL = InterarealParams(
     l4_exc=ProjectionParams(indegree=30, psp=1.0 * mV, delay=3.0 * ms),
     l4_pv=ProjectionParams(indegree=40, psp=1.0 * mV, delay=3.0 * ms),
