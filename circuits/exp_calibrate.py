@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from analysis.binning import bin_spikes
+from analysis.spike_stats import isi_statistics
 from analysis.tuning import response_latency
 from circuits.experiments import (
     _EDGE_TUNING,
@@ -159,12 +160,9 @@ def median_isi_cv(spiketrains: Any) -> float:
     >>> round(median_isi_cv(st), 12)
     0.0
     """
-    cvs = []
-    for times in spiketrains.spike_times_per_node():
-        if times.size >= MIN_SPIKES:
-            isi = np.diff(times)
-            cvs.append(isi.std() / isi.mean())
-    return float(np.median(cvs)) if cvs else math.nan
+    stats = isi_statistics(spiketrains)
+    enough = stats.n_isi >= MIN_SPIKES - 1
+    return float(np.median(stats.cv[enough])) if enough.any() else math.nan
 
 
 def poisson_cv_control(spiketrains: Any, repeats: int = CV_CONTROL_REPEATS, seed: int = 0) -> float:

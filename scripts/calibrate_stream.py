@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stream_params(args.set)  # refuse a bad key before any run
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
+    forwarded = list(argv if argv is not None else sys.argv[1:])
     for condition in args.conditions:
         t0 = time.time()
         subprocess.run([sys.executable, __file__, *forwarded, "--one", condition], check=True)
