@@ -354,6 +354,32 @@ def render_stream(doc: dict, docs: dict) -> Section:
             "notes": [], "targets": targets}
 
 
+def render_session(doc: dict, docs: dict) -> Section:
+    ov, sw = doc["overhead"], doc["sweep"]
+    ses, ref = ov["session"], ov["per_process"]
+    rows = [["session (one build, reruns of the binary)", str(ses["n_runs"]), fmt(ses["overhead_s"]["median"]),
+             fmt(ses["overhead_s"]["max"]), fmt(ses["loop_s"]["median"]), fmt(ses["binary_outside_loop_s"]["median"]),
+             fmt(ses["write_s"]["median"])],
+            ["one process and build per run (warm build directory)", str(ref["n_runs"]), fmt(ref["overhead_s"]["median"]),
+             fmt(ref["overhead_s"]["max"]), fmt(ref["loop_s"]["median"]), "-", "-"]]
+    sweep_rows = [[str(sw["n_runs"]), fmt(sw["scale"]), fmt(sw["wall_1_worker_s"]), fmt(sw["wall_2_workers_s"]),
+                   fmt(sw["speedup"])]]
+    targets = [
+        target("per-run overhead after the first build (s, max over runs)", ses["overhead_s"]["max"],
+               f"< {fmt(ov['target_overhead_s'])}", ses["overhead_s"]["max"] < ov["target_overhead_s"]),
+        target("sweep speed-up, 2 local workers vs 1", sw["speedup"], f">= {fmt(sw['target'])}",
+               sw["speedup"] >= sw["target"]),
+    ]
+    notes = [f"Stream scale {fmt(ov['scale'])}, {fmt(ov['biological_time_s'])} s per run; the session's one build: "
+             f"{fmt(ses['build_s'])} s in Python + {fmt(ses['compile_s'])} s compile. Overhead = wall − simulation loop; "
+             f"one process per run costs {fmt(ov['overhead_ratio_per_process_over_session'])}× the session's."]
+    return {"title": "Build once, run many; sweep speed-up (`session`)", "what": doc.get("note", ""),
+            "tables": [markdown_table(["runs", "n", "overhead median (s)", "overhead max (s)", "loop (s)",
+                                       "binary outside loop (s)", "read + write (s)"], rows),
+                       markdown_table(["sweep runs", "scale", "1 worker (s)", "2 workers (s)", "speed-up"], sweep_rows)],
+            "notes": notes, "targets": targets}
+
+
 def render_generic(doc: dict, docs: dict) -> Section:
     rows = [[k, fmt(v)] for k, v in doc.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "cpu_count"]
@@ -365,6 +391,7 @@ def render_generic(doc: dict, docs: dict) -> Section:
 RENDERERS: dict[str, Callable[[dict, dict], Section]] = {
     "pd14_ab": render_pd14_ab, "pd14": render_pd14, "references": render_references, "machine": render_machine,
     "analysis": render_analysis, "io": render_io, "stimuli": render_stimuli, "stream": render_stream,
+    "session": render_session,
 }
 #: Sections in this order first, then any other benchmark alphabetically.
 ORDER = ("pd14_ab", "pd14", "references", "machine", "analysis", "stimuli", "io")

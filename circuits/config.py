@@ -108,6 +108,12 @@ MANIPULATIONS = ("silence", "block_lesion", "gain_noise", "background_scale", "t
 SCHEMA: dict[str, dict[str, Option]] = {
     "run": {
         "master_seed": Option(1, "int", "master seed; every per-purpose seed derives from it", low=0),
+        "noise_seed": Option(
+            0, "int",
+            "background-noise seed: 0 = derived from master_seed; k > 0 keeps master_seed's network, stimulus and "
+            "LGN spikes and redraws only the cortical Poisson background (noise realisation k of the same network)",
+            low=0,
+        ),
         "device": Option("runtime", "str", "Brian2 device", choices=("runtime", "cpp_standalone")),
         "codegen_target": Option("numpy", "str", "runtime code generation target", choices=("numpy", "cython")),
         "threads": Option(1, "int", "OpenMP threads (cpp_standalone)", low=1, high=256),

@@ -46,7 +46,14 @@ from analysis.spiketrains import SpikeTrains
 from circuits.config import get_si, parse_quantity
 from circuits.params import DEFAULT_STREAM, VentralStreamParams
 from circuits.recording import epoch_charges, lgn_spike_arrays, monitor_spikes
-from circuits.simulate import configure_device, default_build_root, derive_seeds, device_label, seed_brian
+from circuits.simulate import (
+    configure_device,
+    default_build_root,
+    derive_seeds,
+    device_label,
+    noise_background_seed,
+    seed_brian,
+)
 from circuits.ventral_stream import VentralStream, build_ventral_stream
 from stimuli import params as lgn_presets
 from stimuli.lgn import LGNMosaic, build_lgn_mosaic
@@ -67,6 +74,9 @@ __all__ = [
     "stream_params_from_config",
     "protocol_from_config",
     "prepare_run",
+    "BuiltStream",
+    "build_stream",
+    "write_run_results",
     "run_stream",
 ]
 
@@ -178,6 +188,9 @@ def prepare_run(cfg: dict[str, Any]) -> PreparedRun:
     source) get identical stimuli and LGN spikes: common random numbers across variants.
     """
     seeds = derive_seeds(cfg["run"]["master_seed"])
+    if cfg["run"].get("noise_seed", 0):
+        seeds["noise"] = int(cfg["run"]["noise_seed"])
+        seeds["background"] = noise_background_seed(seeds["master"], seeds["noise"])
     dt = get_si(cfg, "run.dt")
     protocol = protocol_from_config(cfg, seeds["stimulus"])
     preset = getattr(lgn_presets, _LGN_PRESETS[cfg["lgn"]["preset"]])
@@ -290,7 +303,8 @@ def _apply_manipulations(stream: VentralStream, cfg: dict[str, Any]) -> dict[str
 
 
 @contextlib.contextmanager
-def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain_populations: list[str]):
+def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain_populations: list[str],
+                          session: bool = False):
     """A build directory per network structure, locked while in use.
 
     Reusing the directory of the same structure lets ``make`` recompile only what changed
@@ -309,6 +323,10 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
         # a directory last built for another thread count gave wrong rates (issue #4 notes)
         "threads": cfg["run"]["threads"],
     }
+    if session:
+        # a session's main.cpp reads its seed from the environment: kept apart so that
+        # one-off runs and sessions of one structure do not recompile each other's main
+        structure["session"] = True
     key = hashlib.sha1(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:10]
     root = default_build_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -370,6 +388,147 @@ def _check_guards(
             )
 
 
+@dataclass
+class BuiltStream:
+    """A stream built on the active Brian2 device and ready to run.
+
+    Shared by :func:`run_stream` (one run) and :class:`circuits.session.StreamSession`
+    (one build, many runs of the compiled binary).
+    """
+
+    stream: VentralStream
+    params: VentralStreamParams
+    gains: dict[str, tuple[Quantity, np.ndarray]]
+    silenced: dict[str, tuple[float, float]]
+    build_dir: Path | None
+    build_time: float
+
+
+#: Environment variable read by a session's binary: the background seed of the next run.
+NOISE_SEED_ENV = "VENTRAL_COLUMNS_BACKGROUND_SEED"
+
+
+def _noise_seed_code(n_generators: int) -> str:
+    # Brian2 writes the seed as a literal into main.cpp (a new seed recompiles it); a
+    # session's binary re-seeds from the environment instead, exactly as Brian2 seeds
+    # (generator k gets seed + k), so a rerun equals a fresh build with that seed.
+    return (
+        "{\n"
+        f"    const char* _vc_seed = getenv(\"{NOISE_SEED_ENV}\");\n"
+        "    if (_vc_seed != NULL) {\n"
+        "        const unsigned long _vc_value = strtoul(_vc_seed, NULL, 10);\n"
+        f"        for (int _i=0; _i<{n_generators}; _i++)\n"
+        "            brian::_random_generators[_i].seed(_vc_value + _i);\n"
+        "    }\n"
+        "}"
+    )
+
+
+def build_stream(
+    cfg: dict[str, Any],
+    prepared: PreparedRun,
+    stack: contextlib.ExitStack,
+    *,
+    base: VentralStreamParams = DEFAULT_STREAM,
+    session: bool = False,
+) -> BuiltStream:
+    """Select the device and build the stream of a configuration (no simulation).
+
+    Parameters
+    ----------
+    cfg : dict
+        Resolved configuration.
+    prepared : PreparedRun
+        Seeds, protocol, mosaic and LGN spikes (:func:`prepare_run`).
+    stack : contextlib.ExitStack
+        Holds the standalone build directory's lock for as long as the stack is open.
+    base : VentralStreamParams
+        Parameters the configuration modifies.
+    session : bool
+        Build for :class:`circuits.session.StreamSession`: the binary takes its background
+        seed from the environment (:data:`NOISE_SEED_ENV`), in a build directory of its own.
+    """
+    t0 = time.perf_counter()
+    seeds, protocol, mosaic = prepared.seeds, prepared.protocol, prepared.mosaic
+    device = cfg["run"]["device"]
+    threads = cfg["run"]["threads"]
+    params = stream_params_from_config(cfg, base)
+    gains = _gain_timelines(cfg, protocol, seeds)
+    build_dir = None
+    if device == "cpp_standalone":
+        build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), session=session))
+    configure_device(device, target=cfg["run"]["codegen_target"], threads=threads, directory=build_dir,
+                     dt=prepared.dt * second)
+    seed_brian(seeds["background"])
+    if session:
+        from brian2 import device as brian_device
+
+        brian_device.insert_code("main", _noise_seed_code(threads))
+    stream = build_ventral_stream(
+        params, mosaic, seeds,
+        charge_sample=cfg["recording"]["currents_sample"],
+        charge_dt=protocol.frame_duration * second,
+        gain_timelines=gains,
+    )
+    silenced = _apply_manipulations(stream, cfg)
+    indices, times = lgn_spike_arrays(prepared.lgn_spikes, mosaic)
+    if device == "cpp_standalone":
+        indices, times = _pad_spikes(indices, times, mosaic.n_cells, protocol.duration, prepared.dt)
+    stream.lgn.set_spikes(indices, times * second)
+    return BuiltStream(stream, params, gains, silenced, build_dir, time.perf_counter() - t0)
+
+
+def write_run_results(
+    writer: SpikeFileWriter,
+    built: BuiltStream,
+    cfg: dict[str, Any],
+    prepared: PreparedRun,
+    seeds: dict[str, int],
+    wall_time_s: dict[str, float],
+    derived: dict[str, Any] | None = None,
+) -> None:
+    """Everything of a finished run but the spikes: nodes, trials, stimulus, charges, config, provenance.
+
+    ``derived`` adds entries to the stored configuration's ``derived`` table.
+    """
+    stream, protocol, mosaic = built.stream, prepared.protocol, prepared.mosaic
+    for pop, table in lgn_node_tables(mosaic).items():
+        writer.write_nodes(pop, table)
+    for name in stream.populations:
+        writer.write_nodes(name, stream.node_table(name))
+    trials = protocol.trials_table()
+    trials.update(_trial_gains(cfg, protocol, built.gains))
+    writer.write_trials(trials)
+    # The noise patterns themselves (not only their seed): RF mapping needs no rebuild.
+    writer.write_stimulus({"protocol": protocol.describe(), "lgn_mosaic": mosaic.describe()},
+                          arrays=protocol.noise_arrays())
+    starts, stops = np.asarray(trials["start"], float), np.asarray(trials["stop"], float)
+    for name, monitor in stream.charge_monitors.items():
+        sample = stream.charge_sample[name]
+        table = {"node_ids": sample, **epoch_charges(monitor, stream.group(name), sample, starts, stops)}
+        writer.write_currents(name, table)
+    resolved = dict(cfg)
+    resolved["derived"] = {
+        "sizes": {name: len(stream.group(name)) for name in stream.populations},
+        "lgn_cells": {pop: mosaic.n_nodes(pop) for pop in mosaic.populations},
+        "wiring": stream.wiring_stats,
+        "projections": {name: int(len(syn)) for name, syn in stream.projections.items()},
+        "synapses_by_source": _synapses_by_source(stream),
+        **(derived or {}),
+    }
+    writer.write_config(resolved)
+    writer.write_provenance(
+        collect_provenance(
+            seeds=seeds,
+            device=device_label(cfg["run"]["device"], cfg["run"]["codegen_target"]),
+            threads=cfg["run"]["threads"],
+            biological_time_s=protocol.duration,
+            wall_time_s=wall_time_s,
+            variant=built.params.variant,
+        )
+    )
+
+
 def run_stream(
     cfg: dict[str, Any],
     out: str | os.PathLike[str],
@@ -411,71 +570,17 @@ def run_stream(
     prepared = prepared or prepare_run(cfg)
     writer = SpikeFileWriter(out, overwrite=overwrite, keep_partial=keep_partial)
     with writer, contextlib.ExitStack() as stack:
-        seeds, protocol, mosaic = prepared.seeds, prepared.protocol, prepared.mosaic
-        device = cfg["run"]["device"]
-        target = cfg["run"]["codegen_target"]
-        threads = cfg["run"]["threads"]
-        params = stream_params_from_config(cfg, base)
-        gains = _gain_timelines(cfg, protocol, seeds)
-        build_dir = None
-        if device == "cpp_standalone":
-            build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains)))
-        configure_device(device, target=target, threads=threads, directory=build_dir, dt=prepared.dt * second)
-        seed_brian(seeds["background"])
-        t0 = time.perf_counter()
-        frame = protocol.frame_duration
-        stream = build_ventral_stream(
-            params, mosaic, seeds,
-            charge_sample=cfg["recording"]["currents_sample"],
-            charge_dt=frame * second,
-            gain_timelines=gains,
-        )
-        silenced = _apply_manipulations(stream, cfg)
-        indices, times = lgn_spike_arrays(prepared.lgn_spikes, mosaic)
-        if device == "cpp_standalone":
-            indices, times = _pad_spikes(indices, times, mosaic.n_cells, protocol.duration, prepared.dt)
-        stream.lgn.set_spikes(indices, times * second)
-        build_time = time.perf_counter() - t0 + (t0 - t_begin)
-        duration = protocol.duration
-        for pop, st in prepared.lgn_spikes.items():
+        t_prepared = time.perf_counter()
+        built = build_stream(cfg, prepared, stack, base=base)
+        build_time = built.build_time + (t_prepared - t_begin)
+        for st in prepared.lgn_spikes.values():
             writer.write_spiketrains(st)
-        for name in stream.populations:
-            writer.add_population(name, len(stream.group(name)))
-        compile_time, simulate_time = _simulate(stream, cfg, writer, duration, silenced, build_dir)
-        for pop, table in lgn_node_tables(mosaic).items():
-            writer.write_nodes(pop, table)
-        for name in stream.populations:
-            writer.write_nodes(name, stream.node_table(name))
-        trials = protocol.trials_table()
-        trials.update(_trial_gains(cfg, protocol, gains))
-        writer.write_trials(trials)
-        # The noise patterns themselves (not only their seed): RF mapping needs no rebuild.
-        writer.write_stimulus({"protocol": protocol.describe(), "lgn_mosaic": mosaic.describe()},
-                              arrays=protocol.noise_arrays())
-        starts, stops = np.asarray(trials["start"], float), np.asarray(trials["stop"], float)
-        for name, monitor in stream.charge_monitors.items():
-            sample = stream.charge_sample[name]
-            table = {"node_ids": sample, **epoch_charges(monitor, stream.group(name), sample, starts, stops)}
-            writer.write_currents(name, table)
-        resolved = dict(cfg)
-        resolved["derived"] = {
-            "sizes": {name: len(stream.group(name)) for name in stream.populations},
-            "lgn_cells": {pop: mosaic.n_nodes(pop) for pop in mosaic.populations},
-            "wiring": stream.wiring_stats,
-            "projections": {name: int(len(syn)) for name, syn in stream.projections.items()},
-            "synapses_by_source": _synapses_by_source(stream),
-        }
-        writer.write_config(resolved)
-        writer.write_provenance(
-            collect_provenance(
-                seeds=seeds,
-                device=device_label(device, target),
-                threads=threads,
-                biological_time_s=duration,
-                wall_time_s={"build": build_time, "compile": compile_time, "simulate": simulate_time},
-                variant=params.variant,
-            )
-        )
+        for name in built.stream.populations:
+            writer.add_population(name, len(built.stream.group(name)))
+        compile_time, simulate_time = _simulate(built.stream, cfg, writer, prepared.protocol.duration, built.silenced,
+                                                built.build_dir)
+        write_run_results(writer, built, cfg, prepared, prepared.seeds,
+                          {"build": build_time, "compile": compile_time, "simulate": simulate_time})
     return Path(out)
 
 

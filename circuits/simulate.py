@@ -45,6 +45,7 @@ __all__ = [
     "reset_device",
     "default_build_root",
     "device_label",
+    "noise_background_seed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,26 @@ def derive_seeds(master_seed: int, purposes: Sequence[str] = SEED_PURPOSES) -> d
         if purpose in purposes:
             seeds[purpose] = int(child.generate_state(1)[0] % (2**31 - 1))
     return seeds
+
+
+def noise_background_seed(master_seed: int, noise_seed: int) -> int:
+    """The background seed of noise realisation ``noise_seed`` (> 0) of master seed ``master_seed``.
+
+    Drawn from ``SeedSequence([master_seed, noise_seed])`` rather than used literally:
+    Brian2 seeds OpenMP thread k's generator with ``seed + k``, so literal consecutive seeds
+    would share streams between realisations on more than one thread.
+
+    Examples
+    --------
+    >>> noise_background_seed(1, 1) != noise_background_seed(1, 2) != derive_seeds(1)["background"]
+    True
+    """
+    if int(noise_seed) != noise_seed or noise_seed < 1:
+        raise ConfigError(f"noise_seed must be a positive integer, got {noise_seed!r}")
+    if int(master_seed) != master_seed or master_seed < 0:
+        raise ConfigError(f"master_seed must be a non-negative integer, got {master_seed!r}")
+    state = np.random.SeedSequence([int(master_seed), int(noise_seed)]).generate_state(1)[0]
+    return int(state % (2**31 - 1))
 
 
 def default_build_root() -> Path:

@@ -36,6 +36,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -227,6 +229,133 @@ def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
     return record
 
 
+#: Keys a ``cpp_standalone`` sweep varies by rerunning one compiled binary (:mod:`circuits.session`).
+SESSION_KEYS = ("run.noise_seed", "stream.shortcut_scale")
+
+_SESSION_WORKER = (
+    "import json, sys, logging, signal\n"
+    "logging.basicConfig(level=logging.WARNING)\n"
+    "def _stop(signum, frame):\n    raise KeyboardInterrupt\n"
+    "signal.signal(signal.SIGTERM, _stop)\n"
+    "from analysis.errors import VentralColumnsError\n"
+    "from circuits.session import StreamSession\n"
+    "cfg, jobs = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
+    "with StreamSession(cfg) as session:\n"
+    "    print(json.dumps({'build_s': session.build_time, 'compile_s': session.compile_time}), flush=True)\n"
+    "    for job in jobs:\n"
+    "        try:\n"
+    "            session.run(job['path'], noise_seed=job['noise_seed'] or None, overwrite=True,\n"
+    "                        shortcut_scale=job['shortcut_scale'])\n"
+    "        except VentralColumnsError as exc:\n"
+    "            print(json.dumps({'name': job['name'], 'error': str(exc)}), flush=True)\n"
+    "            continue\n"
+    "        r = session.records[-1]\n"
+    "        print(json.dumps({'name': job['name'], **{k: r[k] for k in ('wall_s', 'overhead_s', 'loop_s', 'binary_s',\n"
+    "                          'write_s')}}), flush=True)\n"
+)
+
+
+def _session_key(task: dict[str, Any]) -> str | None:
+    """Runs with equal keys differ only in :data:`SESSION_KEYS`: one compiled binary serves them all."""
+    cfg = task["config"]
+    if cfg["run"]["device"] != "cpp_standalone":
+        return None
+    rest = copy.deepcopy(cfg)
+    for dotted in SESSION_KEYS:
+        table, key = dotted.split(".")
+        rest[table].pop(key, None)
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def _session_groups(tasks: list[dict[str, Any]], reuse: bool) -> list[list[dict[str, Any]]]:
+    """Tasks grouped by :func:`_session_key` (in first-seen order); every other task alone."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
+        key = _session_key(task) if reuse else None
+        groups.setdefault(key if key is not None else f"single:{task['name']}", []).append(task)
+    return list(groups.values())
+
+
+def _run_session(cfg: dict[str, Any], jobs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
+    """Run ``jobs`` in one child process on one compiled binary: (build info, per-run lines, error)."""
+    proc = subprocess.Popen([sys.executable, "-c", _SESSION_WORKER, json.dumps(cfg), json.dumps(jobs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        proc.terminate()  # let the worker remove its temporary file before it is killed
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    lines = []
+    for line in stdout.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # Brian2's own output
+    info = lines.pop(0) if lines and "build_s" in lines[0] else {}
+    error = None
+    if proc.returncode != 0:
+        last = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+        error = f"session failed (exit code {proc.returncode}): {last[-1] if last else 'no error message'}"
+    return info, lines, error
+
+
+def _execute_group(tasks: list[dict[str, Any]], out: str, retries: int) -> list[dict[str, Any]]:
+    """Run a group of tasks on one compiled binary (retrying what did not finish); their records."""
+    from analysis.hdf5_io import read_provenance
+    from analysis.outputs import write_json
+
+    if len(tasks) == 1:
+        return [_execute(tasks[0], out, retries)]
+    runs = Path(out) / "runs"
+    # built with the largest shortcut of the group: a session scales weights down, never up from 0
+    base = copy.deepcopy(max(tasks, key=lambda t: t["config"]["stream"]["shortcut_scale"])["config"])
+    base["run"]["noise_seed"] = 0
+    records = {t["name"]: {"name": t["name"], "seed": t["seed"], "params": t["params"],
+                           "path": str((runs / f"{t['name']}.h5").relative_to(out)), "status": "failed",
+                           "attempts": 0, "error": None, "attempt_wall_times_s": []} for t in tasks}
+    pending = list(tasks)
+    sessions = []
+    for attempt in range(1, retries + 2):
+        if not pending:
+            break
+        jobs = [{"name": t["name"], "path": str(runs / f"{t['name']}.h5"),
+                 "noise_seed": t["config"]["run"]["noise_seed"],
+                 "shortcut_scale": t["config"]["stream"]["shortcut_scale"]} for t in pending]
+        t0 = time.perf_counter()
+        info, lines, error = _run_session(base, jobs)
+        sessions.append({**info, "attempt": attempt, "n_runs": len(jobs), "wall_s": time.perf_counter() - t0})
+        finished = {line["name"]: line for line in lines}
+        for t in pending:
+            record = records[t["name"]]
+            record["attempts"] = attempt
+            line = finished.get(t["name"])
+            if line is None or "error" in line:
+                record["error"] = line["error"] if line else (error or "the session stopped before this run")
+                logger.warning("%s: attempt %d failed: %s", t["name"], attempt, record["error"])
+                for stale in runs.glob(f".{t['name']}.h5.tmp-*"):
+                    stale.unlink(missing_ok=True)
+                continue
+            record.update(status="done", error=None, wall_time_s=line["wall_s"],
+                          session={"group_size": len(tasks), **{k: line[k] for k in ("overhead_s", "loop_s", "binary_s", "write_s")},
+                                   "build_s": info.get("build_s"), "compile_s": info.get("compile_s")})
+            record["attempt_wall_times_s"].append(line["wall_s"])
+        pending = [t for t in pending if records[t["name"]]["status"] != "done"]
+    out_records = []
+    for t in tasks:
+        record = records[t["name"]]
+        record.setdefault("wall_time_s", None)
+        record["sessions"] = sessions
+        if record["status"] == "done":
+            record["run_wall_time_s"] = read_provenance(runs / f"{t['name']}.h5").get("wall_time_s")
+        write_json(runs / f"{t['name']}.json", record, overwrite=True)
+        out_records.append(record)
+    return out_records
+
+
 def _finished(task: dict[str, Any], out: Path) -> dict[str, Any] | None:
     """The record of a run finished earlier (complete HDF5 file), status ``"skipped"``."""
     from circuits.experiments import _is_complete
@@ -244,14 +373,15 @@ def _finished(task: dict[str, Any], out: Path) -> dict[str, Any] | None:
     return record
 
 
-def _compute(todo: list[dict[str, Any]], out: Path, workers: int, scheduler: str | None, retries: int,
+def _compute(groups: list[list[dict[str, Any]]], out: Path, workers: int, scheduler: str | None, retries: int,
              progress: bool) -> list[dict[str, Any]]:
-    """Run ``todo`` on Dask; records in the order of ``todo``."""
+    """Run every group of tasks on Dask (one Dask task per group); all their records."""
     import dask
     from tqdm import tqdm
 
-    delayed = [dask.delayed(_execute, pure=False)(task, str(out), retries) for task in todo]
-    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress)
+    delayed = [dask.delayed(_execute_group, pure=False)(group, str(out), retries) for group in groups]
+    sizes = {d.key: len(group) for d, group in zip(delayed, groups)}
+    bar = tqdm(total=sum(sizes.values()), desc="sweep", unit="run", disable=not progress)
     lock = threading.Lock()
     try:
         if scheduler:
@@ -259,20 +389,20 @@ def _compute(todo: list[dict[str, Any]], out: Path, workers: int, scheduler: str
 
             with Client(scheduler) as client:
                 futures = client.compute(delayed)
-                for _ in as_completed(futures):
-                    bar.update()
-                return client.gather(futures)
-        from dask.callbacks import Callback
+                for future in as_completed(futures):
+                    bar.update(sizes.get(future.key, 1))
+                results = client.gather(futures)
+        else:
+            from dask.callbacks import Callback
 
-        names = {d.key for d in delayed}
+            def posttask(key, result, dsk, state, worker_id):
+                if key in sizes:
+                    with lock:
+                        bar.update(sizes[key])
 
-        def posttask(key, result, dsk, state, worker_id):
-            if key in names:
-                with lock:
-                    bar.update()
-
-        with Callback(posttask=posttask):
-            return list(dask.compute(*delayed, scheduler="threads", num_workers=workers))
+            with Callback(posttask=posttask):
+                results = dask.compute(*delayed, scheduler="threads", num_workers=workers)
+        return [record for group in results for record in group]
     finally:
         bar.close()
 
@@ -288,6 +418,7 @@ def run_sweep(
     overwrite: bool = False,
     retries: int = 1,
     progress: bool = True,
+    reuse_build: bool = True,
 ) -> dict[str, Any]:
     """Run (or resume) a sweep and write ``OUT/sweep.json``.
 
@@ -312,6 +443,11 @@ def run_sweep(
         Further attempts of a failed run.
     progress : bool
         Show a progress bar over runs.
+    reuse_build : bool
+        ``cpp_standalone`` runs that differ only in :data:`SESSION_KEYS` (noise seed,
+        shortcut scale) share one compiled binary in one process
+        (:class:`circuits.session.StreamSession`): built and compiled once, then rerun.
+        ``False``: one process and build per run.
 
     Returns
     -------
@@ -364,12 +500,14 @@ def run_sweep(
             records[task["name"]] = done
     if records:
         logger.info("resuming: %d of %d runs already finished", len(records), len(tasks))
-    for record in _compute(todo, out, int(workers), scheduler, int(retries), progress):
+    groups = _session_groups(todo, reuse_build)
+    for record in _compute(groups, out, int(workers), scheduler, int(retries), progress):
         records[record["name"]] = record
     runs = [records[t["name"]] for t in tasks]
     counts = {s: sum(r["status"] == s for r in runs) for s in ("done", "skipped", "failed")}
     doc = {"sweep": {**spec, "n_runs": len(tasks), "workers": int(workers), "scheduler": scheduler or "threads",
-                     "retries": int(retries)},
+                     "retries": int(retries), "reuse_build": bool(reuse_build),
+                     "sessions": sum(len(g) > 1 for g in groups)},
            "runs": runs, "counts": counts, "wall_time_s": time.perf_counter() - t0,
            "provenance": collect_provenance(seeds={"master": spec["seeds"]})}
     write_json(sweep_path, doc, overwrite=True)
@@ -393,7 +531,8 @@ def format_summary(doc: dict[str, Any]) -> str:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     grid = parse_assignments(args.set or [])
     doc = run_sweep(args.config, args.out, n_seeds=args.seeds, grid=grid, workers=args.workers,
-                    scheduler=args.scheduler, overwrite=args.overwrite, retries=args.retries)
+                    scheduler=args.scheduler, overwrite=args.overwrite, retries=args.retries,
+                    reuse_build=not args.separate_builds)
     print(format_summary(doc))
     print(f"wrote {Path(args.out) / SWEEP_FILE}")
     return 1 if doc["counts"]["failed"] else 0
@@ -418,5 +557,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running dask.distributed scheduler (default: local)")
     p.add_argument("--retries", type=int, default=1, help="further attempts of a failed run (default 1)")
+    p.add_argument("--separate-builds", action="store_true",
+                   help="one process and build per run, even for cpp_standalone runs that differ only in "
+                        "run.noise_seed or stream.shortcut_scale (by default these rerun one compiled binary)")
     p.add_argument("--overwrite", action="store_true", help="rerun finished runs; replace another sweep's sweep.json")
     p.set_defaults(handler=_cmd_sweep)

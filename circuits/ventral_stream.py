@@ -37,6 +37,7 @@ import numpy as np
 from brian2 import (
     Network,
     Quantity,
+    amp,
     SpikeGeneratorGroup,
     SpikeMonitor,
     StateMonitor,
@@ -587,10 +588,18 @@ def _connect(
         weights[len(i):] = 0.0
         i = np.concatenate([i, np.zeros(n_missing, np.int64)])
         j = np.concatenate([j, np.zeros(n_missing, np.int64)])
-    projections[name] = column.connect_input(source, target, i, j, weights * weight, proj.delay, name=name)
+    syn = column.connect_input(source, target, i, j, weights * weight, proj.delay, name=name)
+    projections[name] = syn
+    # What a rerun of a compiled standalone binary needs to rescale this projection
+    # (circuits.session): its weights and its balancing DC, kept in Python because a
+    # standalone device cannot read them back before the first run.
+    syn._vc_weights = weights * weight
+    syn._vc_shortcut = False  # set by the callers that build a shortcut (weights x stream.shortcut_scale)
+    syn._vc_balance = (column, target, np.zeros(len(group)) * amp)
     if column.params.cell_model == "current":
         mean = baseline_rate * weight * pop_params.cell.tau_syn_exc
         column.add_dc(target, -counts * per_target * mean)
+        syn._vc_balance = (column, target, -counts * per_target * mean)
 
 
 def _connect_thalamus(
@@ -620,12 +629,14 @@ def _connect_thalamus(
         stats[f"sign_matching_index_lgn_to_{group.name}"] = sign_matching_index(i, j, templates, mosaic.sign) if i.size else None
         i, j, factor = _skip(params, i, j, len(group), shuffle_rng, shortcut) if is_shortcut else (i, j, 1.0)
         _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{group.name}", lgn_rate)
+        projections[f"lgn_to_{group.name}"]._vc_shortcut = is_shortcut
     for target, proj, is_shortcut in (("l4_pv", th.l4_pv, False), ("l5_pv", th.l5_pv, True)):
         pv = column.population(target)
         affinity = broad_pooling_affinity(mosaic.x_deg, mosaic.y_deg, label_values(pv, "rf_x"), label_values(pv, "rf_y"), th.pv_pool_sigma_deg)
         i, j = sample_fixed_indegree(affinity, proj.indegree, rng)
         i, j, factor = _skip(params, i, j, len(pv), shuffle_rng, shortcut) if is_shortcut else (i, j, 1.0)
         _connect(column, lgn, target, i, j, proj, factor, projections, f"lgn_to_{pv.name}", lgn_rate)
+        projections[f"lgn_to_{pv.name}"]._vc_shortcut = is_shortcut
 
 
 def _skip(
@@ -726,3 +737,4 @@ def _connect_shortcut(
             name = f"{source.name}_to_{group.name}" + (f"_{tag}" if tag else "")
             _connect(column, source, target, i, j, proj, factor, projections, name, _reference_rate(params, lower, source), k_in,
                      rescale=ia.max_connection_fraction is not None)
+            projections[name]._vc_shortcut = True

@@ -108,3 +108,20 @@ def test_stream_section_lists_every_configuration_and_its_targets(report):
                    "scale 1, cpp_standalone 2 threads: s per biological second": False}
     rss = [t["measured"] for t in section["targets"] if t["what"].startswith("60 s")][0]
     assert rss == pytest.approx(692.0 / 1024, rel=1e-12)
+
+
+def test_session_section_reports_overhead_and_speedup_targets(report):
+    stats = lambda v: {"median": v, "min": v, "max": v, "values": [v]}  # noqa: E731
+    doc = {"benchmark": "session", "note": "synthetic",
+           "overhead": {"scale": 1.0, "biological_time_s": 2.0, "target_overhead_s": 2.0,
+                        "overhead_ratio_per_process_over_session": 12.5,
+                        "session": {"n_runs": 5, "build_s": 20.0, "compile_s": 30.0, "overhead_s": stats(1.6),
+                                    "loop_s": stats(3.0), "binary_outside_loop_s": stats(0.9), "write_s": stats(0.5)},
+                        "per_process": {"n_runs": 3, "overhead_s": stats(20.0), "loop_s": stats(3.0)}},
+           "sweep": {"n_runs": 4, "scale": 0.5, "wall_1_worker_s": 100.0, "wall_2_workers_s": 62.5, "speedup": 1.6,
+                     "target": 1.7}}
+    section = report.render_session(doc, {})
+    met = {t["what"]: (t["measured"], t["met"]) for t in section["targets"]}
+    assert met == {"per-run overhead after the first build (s, max over runs)": (1.6, True),
+                   "sweep speed-up, 2 local workers vs 1": (1.6, False)}
+    assert "| 4 | 0.500 | 100 | 62.5 | 1.60 |" in section["tables"][1]
