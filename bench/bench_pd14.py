@@ -78,10 +78,12 @@ def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, 
     out_json.write_text(json.dumps(doc, indent=2))
 
 
-#: OpenMP threads sleep at barriers instead of spinning: on cores shared with other jobs a
-#: spinning thread waits for a descheduled partner every time step (measured: 2 threads 10-15x
-#: slower than 1 with the default policy at load average 5-7 on 2 cores).
-OMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+#: OpenMP threads spin at the barriers (every engine, NEST too): the benchmarks run on a quiet
+#: machine, where sleeping threads cost a futex wake-up per barrier — measured 2026-11-23 on 2
+#: quiet cores, cpp_standalone 2 threads: PD14 0.1 0.75 s per bio-s ACTIVE, 0.97 default,
+#: 2.16 PASSIVE; default stream scale 1 3.9 / 3.9 / 19.7 s. (PASSIVE was used while other jobs
+#: shared the cores, where a spinning thread waits for a descheduled partner.)
+OMP_ENV = {"OMP_WAIT_POLICY": "ACTIVE"}
 
 
 def _measure(scale: float, device: str, threads: int, tmp: Path, merge: bool = True) -> dict:

@@ -188,8 +188,10 @@ def _references_block(docs: dict, scale: float) -> dict | None:
     if not refs:
         return None
     blocks = {k: v for k, v in refs.get("scales", {}).items() if k.split()[0] == str(scale)}
-    # the PASSIVE re-run is the one measured under the same OpenMP policy as ours
-    for key in sorted(blocks, key=lambda k: "PASSIVE" not in k):
+    # prefer the references measured under the same OpenMP wait policy as ours
+    ours = [r.get("env", {}).get("OMP_WAIT_POLICY") for r in docs.get("pd14", {}).get("results", [])]
+    policy = next((p for p in ours if p), "PASSIVE")
+    for key in sorted(blocks, key=lambda k: f"OMP_WAIT_POLICY={policy}" not in k):
         return blocks[key]["summary"]
     return None
 

@@ -117,6 +117,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "device": Option("runtime", "str", "Brian2 device", choices=("runtime", "cpp_standalone")),
         "codegen_target": Option("numpy", "str", "runtime code generation target", choices=("numpy", "cython")),
         "threads": Option(1, "int", "OpenMP threads (cpp_standalone)", low=1, high=256),
+        "omp_wait_policy": Option(
+            "inherit", "str",
+            "how OpenMP threads wait at the barriers of every time step (cpp_standalone, threads > 1): 'active' "
+            "spins (fastest on cores nobody else uses), 'passive' sleeps (cores shared with other jobs), "
+            "'inherit' keeps the environment's OMP_WAIT_POLICY",
+            choices=("inherit", "active", "passive"),
+        ),
         "dt": Option("0.1 ms", "quantity", "simulation time step", "time", low=1e-6, high=1e-3),
         "scale": Option(1.0, "float", "multiplies every population size (PD14 N/K scaling)", low=0.0, low_open=True, high=10.0),
         "progress": Option(True, "bool", "show a progress bar over simulated time"),

@@ -596,9 +596,10 @@ def _simulate(
     net = stream.network
     sizes = {name: len(stream.group(name)) for name in stream.populations}
     if cfg["run"]["device"] == "cpp_standalone":
-        from circuits.simulate import run_network
+        from circuits.simulate import omp_wait_policy, run_network
 
-        timings = run_network(net, duration * second, directory=build_dir)
+        with omp_wait_policy(cfg["run"]["omp_wait_policy"]):
+            timings = run_network(net, duration * second, directory=build_dir)
         spikes = {name: monitor_spikes(stream.spike_monitors[name], name, sizes[name], 0.0, duration)
                   for name in stream.populations}
         for name, st in spikes.items():

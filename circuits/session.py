@@ -52,7 +52,7 @@ from analysis.outputs import check_output_path
 from circuits.params import DEFAULT_STREAM, VentralStreamParams
 from circuits.recording import monitor_spikes
 from circuits.run import NOISE_SEED_ENV, _check_guards, build_stream, prepare_run, write_run_results
-from circuits.simulate import noise_background_seed, reset_device
+from circuits.simulate import noise_background_seed, omp_wait_policy, reset_device
 from columns.column import _holder, _offset
 
 __all__ = ["StreamSession"]
@@ -247,7 +247,8 @@ class StreamSession:
         os.environ[NOISE_SEED_ENV] = str(seeds["background"])
         try:
             t0 = time.perf_counter()
-            self._device.run(directory=str(self.built.build_dir), with_output=False, run_args=run_args)
+            with omp_wait_policy(self.cfg["run"]["omp_wait_policy"]):
+                self._device.run(directory=str(self.built.build_dir), with_output=False, run_args=run_args)
             binary = time.perf_counter() - t0
         finally:
             if previous is None:

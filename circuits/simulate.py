@@ -21,6 +21,7 @@ or ``prefs.codegen.target`` (AESTHETICS: global state in one place).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -46,6 +47,7 @@ __all__ = [
     "default_build_root",
     "device_label",
     "noise_background_seed",
+    "omp_wait_policy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -200,6 +202,33 @@ def device_label(device_name: str, target: str = "cython") -> str:
 def seed_brian(seed: int) -> None:
     """Seed Brian2's random numbers (background Poisson draws) -- the only call of ``brian2.seed``."""
     brian_seed(int(seed))
+
+
+@contextlib.contextmanager
+def omp_wait_policy(policy: str = "inherit"):
+    """Set ``OMP_WAIT_POLICY`` for the standalone binaries started inside the block.
+
+    ``"active"``: OpenMP threads spin at the barriers between code objects; ``"passive"``:
+    they sleep and are woken (a futex round trip per barrier); ``"inherit"``: the
+    environment decides (libgomp's default spins a while, then sleeps). Measured on the
+    2-core machine, quiet, cpp_standalone with 2 threads (bench/RESULTS.md): the default
+    stream at scale 1 takes 3.9 s per biological second with ``active`` or the default
+    and 19.7 s with ``passive``; PD14 at scale 0.1 0.75 / 0.97 / 2.16 s.
+    """
+    if policy not in ("inherit", "active", "passive"):
+        raise ConfigError(f"omp_wait_policy must be 'inherit', 'active' or 'passive', got {policy!r}")
+    if policy == "inherit":
+        yield
+        return
+    previous = os.environ.get("OMP_WAIT_POLICY")
+    os.environ["OMP_WAIT_POLICY"] = policy.upper()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+        else:
+            os.environ["OMP_WAIT_POLICY"] = previous
 
 
 def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLike[str] | None = None) -> RunTimings:

@@ -258,3 +258,30 @@ def test_cli_separate_builds_turns_reuse_off(tmp_path, monkeypatch):
     assert seen["reuse_build"] is True
     assert main(["sweep", str(config), "--out", str(tmp_path / "b"), "--separate-builds"]) == 0
     assert seen["reuse_build"] is False
+
+
+# -- OpenMP wait policy ------------------------------------------------------------------------
+def test_omp_wait_policy_sets_and_restores_the_environment(monkeypatch):
+    from circuits.simulate import omp_wait_policy
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    with omp_wait_policy("active"):
+        assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # what libgomp reads when the binary starts
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    with omp_wait_policy("inherit"):
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    with omp_wait_policy("passive"):
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in os.environ
+
+
+def test_omp_wait_policy_refuses_unknown_values():
+    from circuits.simulate import omp_wait_policy
+
+    with pytest.raises(ConfigError, match="omp_wait_policy"):
+        with omp_wait_policy("spin"):
+            pass
+    with pytest.raises(ConfigError, match="omp_wait_policy"):
+        resolve_config(_user(omp_wait_policy="spin"))
+    assert resolve_config(_user())["run"]["omp_wait_policy"] == "inherit"
