@@ -36,15 +36,22 @@ CONFIGS = (
     ("cpp_standalone_2t", "cpp_standalone", 2, True),
     ("cpp_standalone_1t_unmerged", "cpp_standalone", 1, False),
 )
+#: PD14 with its DC background instead of the Poisson inputs (issue #8: RTF <= 0.5 on 2 threads).
+DC_CONFIGS = (
+    ("cpp_standalone_1t_dc", "cpp_standalone", 1, True),
+    ("cpp_standalone_2t_dc", "cpp_standalone", 2, True),
+)
+DC_SCALE = 0.1
 #: Biological time of each benchmark run, s: 0.5 s transient + 1 s.
 T_PRESIM_S, T_SIM_S = 0.5, 1.0
 
 
-def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, merge: bool = True) -> None:
+def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, merge: bool = True,
+            background: str = "poisson") -> None:
     from circuits.pd14 import run_pd14
 
     summary = run_pd14(scale, [seed], device=device, target="cython", threads=threads, t_presim=T_PRESIM_S,
-                       t_sim=T_SIM_S, merge=merge)
+                       t_sim=T_SIM_S, merge=merge, background=background)
     run = summary["runs"][0]
     walls = run["wall_time_s"]
     bio = run["biological_time_s"]
@@ -63,6 +70,7 @@ def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, 
         "build_s": walls["build"],
         "compile_s": walls["compile"],
         "merged": merge,
+        "background": background,
         "simulate_s": sim,
         "standalone_loop_s": loop,
         "binary_wall_s": walls["simulate"] if loop else None,
@@ -86,10 +94,11 @@ def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, 
 OMP_ENV = {"OMP_WAIT_POLICY": "ACTIVE"}
 
 
-def _measure(scale: float, device: str, threads: int, tmp: Path, merge: bool = True) -> dict:
-    out_json = tmp / f"pd14_{scale}_{device}_{threads}_{merge}.json"
+def _measure(scale: float, device: str, threads: int, tmp: Path, merge: bool = True, background: str = "poisson") -> dict:
+    out_json = tmp / f"pd14_{scale}_{device}_{threads}_{merge}_{background}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--scale", str(scale), "--device", device,
-           "--threads", str(threads), "--json", str(out_json), *([] if merge else ["--unmerged"])]
+           "--threads", str(threads), "--json", str(out_json), "--background", background,
+           *([] if merge else ["--unmerged"])]
     load_before = os.getloadavg()
     env = {**os.environ, **OMP_ENV}
     t0 = time.perf_counter()
@@ -108,8 +117,12 @@ def _measure(scale: float, device: str, threads: int, tmp: Path, merge: bool = T
     return doc
 
 
-def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tuple | None = None) -> dict:
+def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tuple | None = None,
+        dc_configs: tuple | None = None) -> dict:
     """Measure the configurations and write ``out_dir/pd14.json``.
+
+    ``dc_configs`` (default :data:`DC_CONFIGS`, none when quick) run at :data:`DC_SCALE` with
+    PD14's DC background.
 
     With a subset of ``configs``/``scales``, entries of an existing ``pd14.json`` for other
     (config, scale) pairs are kept.
@@ -118,6 +131,7 @@ def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tu
     from analysis.provenance import collect_provenance
 
     scales = scales or ((0.05,) if quick else (0.1, 0.25))
+    dc_configs = (() if quick else DC_CONFIGS) if dc_configs is None else dc_configs
     tmp = Path(out_dir) / ".pd14_tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     results = []
@@ -126,17 +140,21 @@ def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tu
             doc = _measure(scale, device, threads, tmp, merge)
             doc["config"] = label
             results.append(doc)
+    for label, device, threads, merge in dc_configs:
+        doc = _measure(DC_SCALE, device, threads, tmp, merge, background="dc")
+        doc["config"] = label
+        results.append(doc)
     for f in tmp.glob("*.json"):
         f.unlink()
     tmp.rmdir()
     previous = Path(out_dir) / "pd14.json"
-    if previous.exists() and (configs != CONFIGS or scales not in ((0.1, 0.25), (0.05,))):
+    if previous.exists() and (configs != CONFIGS or scales not in ((0.1, 0.25), (0.05,)) or dc_configs != DC_CONFIGS):
         done = {(r.get("config"), r["scale"]) for r in results}
         kept = [r for r in json.loads(previous.read_text()).get("results", []) if (r.get("config"), r["scale"]) not in done]
         results = sorted(kept + results, key=lambda r: (r["scale"], r.get("config", "")))
     report = {
         "benchmark": "pd14",
-        "note": ("PD14 (Poisson background), 1 seed, 0.5 s transient + 1 s; one subprocess per configuration; "
+        "note": ("PD14 (Poisson background; *_dc: DC background), 1 seed, 0.5 s transient + 1 s; one subprocess per configuration; "
                  "compile_s of the cython target is on whatever cache state the run found; the machine's 2 cores "
                  "were shared with other jobs, see loadavg_before/after."),
         "cpu_count": os.cpu_count(),
@@ -156,18 +174,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default=None)
     parser.add_argument("--unmerged", action="store_true", help="one object per population and pathway (before/after)")
+    parser.add_argument("--background", default="poisson", choices=("poisson", "dc"), help="worker: PD14 background")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--configs", default="", help="comma-separated subset of " + ",".join(c[0] for c in CONFIGS))
+    parser.add_argument("--configs", default="", help="comma-separated subset of "
+                        + ",".join(c[0] for c in CONFIGS + DC_CONFIGS))
     parser.add_argument("--scales", default="", help="comma-separated scales (default 0.1,0.25)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.worker:
-        _worker(args.scale, args.device, args.threads, args.seed, Path(args.json), merge=not args.unmerged)
+        _worker(args.scale, args.device, args.threads, args.seed, Path(args.json), merge=not args.unmerged,
+                background=args.background)
         return 0
-    configs = tuple(c for c in CONFIGS if not args.configs or c[0] in args.configs.split(","))
+    wanted = args.configs.split(",") if args.configs else None
+    configs = tuple(c for c in CONFIGS if not wanted or c[0] in wanted)
+    dc_configs = tuple(c for c in DC_CONFIGS if c[0] in wanted) if wanted else None
     scales = tuple(float(x) for x in args.scales.split(",")) if args.scales else None
-    run(Path(args.out), quick=args.quick, configs=configs, scales=scales)
+    run(Path(args.out), quick=args.quick, configs=configs, scales=scales, dc_configs=dc_configs)
     return 0
 
 

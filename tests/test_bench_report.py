@@ -125,3 +125,18 @@ def test_session_section_reports_overhead_and_speedup_targets(report):
     assert met == {"per-run overhead after the first build (s, max over runs)": (1.6, True),
                    "sweep speed-up, 2 local workers vs 1": (1.6, False)}
     assert "| 4 | 0.500 | 100 | 62.5 | 1.60 |" in section["tables"][1]
+
+
+def test_pd14_dc_background_target(report):
+    def result(config, threads, background, rtf):
+        return {"scale": 0.1, "config": config, "device": "cpp_standalone", "threads": threads, "background": background,
+                "build_s": 1.0, "compile_s": 2.0, "simulate_s_per_bio_s": rtf, "synaptic_events_per_s": 1e7,
+                "peak_rss_self_mb": 100.0, "peak_rss_children_mb": 200.0}
+
+    doc = {"benchmark": "pd14", "results": [result("cpp_standalone_2t_dc", 2, "dc", 0.42),
+                                            result("cpp_standalone_1t_dc", 1, "dc", 0.61)]}
+    section = report.render_pd14(doc, {})
+    # only the 2-thread DC run carries issue #8's "RTF <= 0.5 with DC background"
+    assert [(t["what"], t["measured"], t["met"]) for t in section["targets"]] == [
+        ("PD14 0.1 DC background, cpp_standalone 2 threads: real-time factor", 0.42, True)]
+    assert "| 0.1 | cpp_standalone_1t_dc |" in section["tables"][0]
