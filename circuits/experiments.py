@@ -461,12 +461,19 @@ _RESUME_TABLES = ("run", "stream", "stimulus", "lgn", "recording")
 
 
 def _check_resumed(path: Path, cfg: dict[str, Any]) -> None:
-    """Refuse to reuse a finished run made with other settings (it would mix silently)."""
+    """Refuse to reuse a finished run made with other settings (it would mix silently).
+
+    A key missing from the stored configuration was added to the schema after the run was
+    made; the run behaved as its default, so it counts as the default value.
+    """
+    from circuits.config import resolve_config
+
     stored = read_config(path)
+    defaults = resolve_config({})
     for table in _RESUME_TABLES:
-        if stored.get(table) != cfg.get(table):
-            keys = sorted(k for k in set(stored.get(table, {})) | set(cfg.get(table, {}))
-                          if stored.get(table, {}).get(k) != cfg.get(table, {}).get(k))
+        was = {**defaults.get(table, {}), **stored.get(table, {})}
+        if was != cfg.get(table):
+            keys = sorted(k for k in set(was) | set(cfg.get(table, {})) if was.get(k) != cfg.get(table, {}).get(k))
             raise ConfigError(f"{path} was run with other {table} settings ({', '.join(f'{table}.{k}' for k in keys)}); "
                               "use another --out or pass --overwrite to run it again")
 

@@ -102,6 +102,22 @@ def test_resume_refuses_finished_runs_made_with_other_settings(tiny_results):
         (out / "results.kept").rename(out / "results.json")
 
 
+def test_resume_accepts_runs_made_before_a_key_existed(tiny_results, monkeypatch):
+    from circuits import experiments
+
+    out, _ = tiny_results
+    path = sorted((out / "runs").glob("*.h5"))[0]
+    stored = experiments.read_config(path)
+    cfg = {table: dict(stored[table]) for table in experiments._RESUME_TABLES}
+    older = json.loads(json.dumps(stored))
+    del older["run"]["noise_seed"], older["run"]["omp_wait_policy"]  # a file from before these keys
+    monkeypatch.setattr(experiments, "read_config", lambda p: older)
+    experiments._check_resumed(path, cfg)  # the run behaved as the defaults: it is reused
+    cfg["run"]["noise_seed"] = 3
+    with pytest.raises(ConfigError, match=r"other run settings \(run.noise_seed\)"):
+        experiments._check_resumed(path, cfg)
+
+
 def test_rate_matching_without_residual_fails_before_creating_anything(tmp_path):
     with pytest.raises(ConfigError, match="needs the residual variant"):
         run_experiment("edge-tuning", tmp_path / "x", variants=["hierarchical_rate_matched"], n_seeds=1,
