@@ -52,7 +52,7 @@ from analysis.outputs import check_output_path
 from circuits.params import DEFAULT_STREAM, VentralStreamParams
 from circuits.recording import monitor_spikes
 from circuits.run import NOISE_SEED_ENV, _check_guards, build_stream, prepare_run, write_run_results
-from circuits.simulate import noise_background_seed, omp_wait_policy, reset_device
+from circuits.simulate import derive_seeds, noise_background_seed, omp_wait_policy, reset_device
 from columns.column import _holder, _offset
 
 __all__ = ["StreamSession"]
@@ -206,8 +206,8 @@ class StreamSession:
         out : path
             Output file (written under a temporary name, renamed when complete).
         noise_seed : int, optional
-            Noise realisation (> 0) of the cortical Poisson background; default the
-            configuration's ``run.noise_seed`` (0: the master seed's own background).
+            Noise realisation k > 0 of the cortical Poisson background, or 0 for the master
+            seed's own background; default the configuration's ``run.noise_seed``.
         shortcut_scale : float, optional
             ``stream.shortcut_scale`` of this run (:meth:`shortcut_weight_scale`); stored
             in the file's configuration.
@@ -232,7 +232,11 @@ class StreamSession:
         check_output_path(out, overwrite)
         seeds = dict(self.prepared.seeds)
         cfg = copy.deepcopy(self.cfg)
-        if noise_seed is not None:
+        if noise_seed == 0:  # as run.noise_seed = 0: the master seed's own background
+            seeds.pop("noise", None)
+            seeds["background"] = derive_seeds(seeds["master"])["background"]
+            cfg["run"]["noise_seed"] = 0
+        elif noise_seed is not None:
             seeds["noise"] = int(noise_seed)
             seeds["background"] = noise_background_seed(seeds["master"], noise_seed)
             cfg["run"]["noise_seed"] = int(noise_seed)

@@ -168,6 +168,7 @@ with StreamSession(resolve_config(json.loads(sys.argv[1]))) as s:
     s.run(out + "/noise2_again.h5", noise_seed=2)
     s.run(out + "/shortcut_half.h5", shortcut_scale=0.5)
     s.run(out + "/master.h5")
+    s.run(out + "/master_again.h5", noise_seed=0)  # 0 = the master seed's own background
     s.run(out + "/l5_input_x0.h5", weight_scale={"lgn_to_v1_l5_exc": 0.0})
     errors = []
     for bad in ({"lgn_to_v1_l5_ex": 1.0}, {"lgn_to_v1_l5_exc": -1.0}):
@@ -235,7 +236,10 @@ def test_session_weight_scale_and_records(session_runs):
     # bad projections and factors: one-line ConfigErrors naming the key, nothing run or written
     assert len(doc["errors"]) == 2 and all(e.startswith("ConfigError: weight_scale") for e in doc["errors"])
     assert "did you mean 'lgn_to_v1_l5_exc'" in doc["errors"][0] and ">= 0" in doc["errors"][1]
-    assert not (root / "bad.h5").exists() and len(doc["records"]) == 6
+    assert not (root / "bad.h5").exists() and len(doc["records"]) == 7
+    again = read_spike_record(root / "master_again.h5")
+    assert _same_spikes(master, again, master.populations)
+    assert read_provenance(root / "master_again.h5")["seeds"] == derive_seeds(7)
     for record in doc["records"]:
         # overhead = wall - loop, both measured; the split adds up
         assert record["overhead_s"] == pytest.approx(record["wall_s"] - record["loop_s"], rel=1e-9)
