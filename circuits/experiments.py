@@ -379,23 +379,32 @@ _WORKER = (
 )
 
 
-def _run_one(cfg: dict[str, Any], path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _WORKER, json.dumps(cfg), str(path)],
+def _run_child(code: str, *args: str) -> tuple[int, str, str]:
+    """Run ``python -c code args...``; its exit code, standard output and error output.
+
+    Interrupted (Ctrl-C, SIGTERM), the child is asked to stop first, so that it removes its
+    temporary file, and killed only if it does not within a minute.
+    """
+    proc = subprocess.Popen([sys.executable, "-c", code, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _, stderr = proc.communicate()
+        stdout, stderr = proc.communicate()
     except BaseException:
-        # interrupted: let the worker clean up its temporary file before it is killed
         proc.terminate()
         try:
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
         raise
-    if proc.returncode != 0:
+    return proc.returncode, stdout, stderr
+
+
+def _run_one(cfg: dict[str, Any], path: Path) -> None:
+    returncode, _, stderr = _run_child(_WORKER, json.dumps(cfg), str(path))
+    if returncode != 0:
         lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         last = lines[-1] if lines else "no error message"
-        raise VentralColumnsError(f"run {path.name} failed (exit code {proc.returncode}): {last}")
+        raise VentralColumnsError(f"run {path.name} failed (exit code {returncode}): {last}")
 
 
 def _l5_rates(path: Path) -> dict[str, float]:

@@ -49,9 +49,8 @@ from circuits.recording import epoch_charges, lgn_spike_arrays, monitor_spikes
 from circuits.simulate import (
     configure_device,
     default_build_root,
-    derive_seeds,
     device_label,
-    noise_background_seed,
+    run_seeds,
     seed_brian,
 )
 from circuits.ventral_stream import VentralStream, build_ventral_stream
@@ -187,10 +186,7 @@ def prepare_run(cfg: dict[str, Any]) -> PreparedRun:
     Two configurations that differ only in ``stream`` settings (variant, shortcut scale,
     source) get identical stimuli and LGN spikes: common random numbers across variants.
     """
-    seeds = derive_seeds(cfg["run"]["master_seed"])
-    if cfg["run"].get("noise_seed", 0):
-        seeds["noise"] = int(cfg["run"]["noise_seed"])
-        seeds["background"] = noise_background_seed(seeds["master"], seeds["noise"])
+    seeds = run_seeds(cfg["run"]["master_seed"], cfg["run"].get("noise_seed", 0))
     dt = get_si(cfg, "run.dt")
     protocol = protocol_from_config(cfg, seeds["stimulus"])
     preset = getattr(lgn_presets, _LGN_PRESETS[cfg["lgn"]["preset"]])
@@ -584,6 +580,12 @@ def run_stream(
     return Path(out)
 
 
+def standalone_spikes(stream: VentralStream, duration: float) -> dict[str, SpikeTrains]:
+    """Every cortical population's spikes after a standalone run of ``duration`` s."""
+    return {name: monitor_spikes(stream.spike_monitors[name], name, len(stream.group(name)), 0.0, duration)
+            for name in stream.populations}
+
+
 def _simulate(
     stream: VentralStream,
     cfg: dict[str, Any],
@@ -600,8 +602,7 @@ def _simulate(
 
         with omp_wait_policy(cfg["run"]["omp_wait_policy"]):
             timings = run_network(net, duration * second, directory=build_dir)
-        spikes = {name: monitor_spikes(stream.spike_monitors[name], name, sizes[name], 0.0, duration)
-                  for name in stream.populations}
+        spikes = standalone_spikes(stream, duration)
         for name, st in spikes.items():
             writer.append(name, st.node_ids, st.times)
             writer.set_window(name, 0.0, duration)

@@ -50,9 +50,15 @@ from analysis.errors import ConfigError, suggest
 from analysis.hdf5_io import SpikeFileWriter
 from analysis.outputs import check_output_path
 from circuits.params import DEFAULT_STREAM, VentralStreamParams
-from circuits.recording import monitor_spikes
-from circuits.run import NOISE_SEED_ENV, _check_guards, build_stream, prepare_run, write_run_results
-from circuits.simulate import derive_seeds, noise_background_seed, omp_wait_policy, reset_device
+from circuits.run import (
+    NOISE_SEED_ENV,
+    _check_guards,
+    build_stream,
+    prepare_run,
+    standalone_spikes,
+    write_run_results,
+)
+from circuits.simulate import environment_variable, last_standalone_loop_s, omp_wait_policy, reset_device, run_seeds
 from columns.column import _holder, _offset
 
 __all__ = ["StreamSession"]
@@ -232,13 +238,10 @@ class StreamSession:
         check_output_path(out, overwrite)
         seeds = dict(self.prepared.seeds)
         cfg = copy.deepcopy(self.cfg)
-        if noise_seed == 0:  # as run.noise_seed = 0: the master seed's own background
-            seeds.pop("noise", None)
-            seeds["background"] = derive_seeds(seeds["master"])["background"]
-            cfg["run"]["noise_seed"] = 0
-        elif noise_seed is not None:
-            seeds["noise"] = int(noise_seed)
-            seeds["background"] = noise_background_seed(seeds["master"], noise_seed)
+        if noise_seed is not None:
+            if int(noise_seed) != noise_seed or noise_seed < 0:
+                raise ConfigError(f"noise_seed must be a non-negative integer, got {noise_seed!r}")
+            seeds = run_seeds(seeds["master"], int(noise_seed))
             cfg["run"]["noise_seed"] = int(noise_seed)
         weight_scale = dict(weight_scale or {})
         if shortcut_scale is not None:
@@ -247,30 +250,21 @@ class StreamSession:
             cfg["stream"]["shortcut_scale"] = float(shortcut_scale)
         run_args = self._weight_run_args(weight_scale)
         stream, duration = self.built.stream, self.prepared.protocol.duration
-        previous = os.environ.get(NOISE_SEED_ENV)
-        os.environ[NOISE_SEED_ENV] = str(seeds["background"])
-        try:
-            t0 = time.perf_counter()
-            with omp_wait_policy(self.cfg["run"]["omp_wait_policy"]):
-                self._device.run(directory=str(self.built.build_dir), with_output=False, run_args=run_args)
-            binary = time.perf_counter() - t0
-        finally:
-            if previous is None:
-                os.environ.pop(NOISE_SEED_ENV, None)
-            else:
-                os.environ[NOISE_SEED_ENV] = previous
-        loop = float(getattr(self._device, "_last_run_time", binary))
         t0 = time.perf_counter()
-        sizes = {name: len(stream.group(name)) for name in stream.populations}
-        spikes = {name: monitor_spikes(stream.spike_monitors[name], name, sizes[name], 0.0, duration)
-                  for name in stream.populations}
+        with environment_variable(NOISE_SEED_ENV, str(seeds["background"])), \
+                omp_wait_policy(self.cfg["run"]["omp_wait_policy"]):
+            self._device.run(directory=str(self.built.build_dir), with_output=False, run_args=run_args)
+        binary = time.perf_counter() - t0
+        loop = last_standalone_loop_s()
+        t0 = time.perf_counter()
+        spikes = standalone_spikes(stream, duration)
         _check_guards(cfg, spikes, self.built.silenced)
         writer = SpikeFileWriter(out, overwrite=overwrite, keep_partial=False)
         with writer:
             for st in self.prepared.lgn_spikes.values():
                 writer.write_spiketrains(st)
             for name, st in spikes.items():
-                writer.add_population(name, sizes[name])
+                writer.add_population(name, st.n_nodes)
                 writer.append(name, st.node_ids, st.times)
                 writer.set_window(name, 0.0, duration)
             write_run_results(

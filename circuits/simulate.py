@@ -48,6 +48,9 @@ __all__ = [
     "device_label",
     "noise_background_seed",
     "omp_wait_policy",
+    "environment_variable",
+    "run_seeds",
+    "last_standalone_loop_s",
 ]
 
 logger = logging.getLogger(__name__)
@@ -217,18 +220,48 @@ def omp_wait_policy(policy: str = "inherit"):
     """
     if policy not in ("inherit", "active", "passive"):
         raise ConfigError(f"omp_wait_policy must be 'inherit', 'active' or 'passive', got {policy!r}")
-    if policy == "inherit":
+    with environment_variable("OMP_WAIT_POLICY", None if policy == "inherit" else policy.upper()):
+        yield
+
+
+@contextlib.contextmanager
+def environment_variable(name: str, value: str | None):
+    """Set the environment variable ``name`` to ``value`` inside the block (``None``: leave it).
+
+    How values reach a standalone binary: Brian2 starts it with this process's environment.
+    """
+    if value is None:
         yield
         return
-    previous = os.environ.get("OMP_WAIT_POLICY")
-    os.environ["OMP_WAIT_POLICY"] = policy.upper()
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if previous is None:
-            os.environ.pop("OMP_WAIT_POLICY", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["OMP_WAIT_POLICY"] = previous
+            os.environ[name] = previous
+
+
+def run_seeds(master_seed: int, noise_seed: int = 0) -> dict[str, int]:
+    """The seeds of a run: :func:`derive_seeds` of ``master_seed``, with noise realisation ``noise_seed``.
+
+    ``noise_seed`` 0 keeps the master seed's own background; k > 0 adds ``"noise": k`` and
+    replaces ``"background"`` by :func:`noise_background_seed` (``run.noise_seed``).
+    """
+    seeds = derive_seeds(master_seed)
+    if noise_seed:
+        seeds["noise"] = int(noise_seed)
+        seeds["background"] = noise_background_seed(seeds["master"], seeds["noise"])
+    return seeds
+
+
+def last_standalone_loop_s() -> float:
+    """Brian2's own measure of the last standalone simulation loop, s (NaN before any run)."""
+    from brian2.devices.device import all_devices
+
+    return float(getattr(all_devices["cpp_standalone"], "_last_run_time", float("nan")))
 
 
 def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLike[str] | None = None) -> RunTimings:

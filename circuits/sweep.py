@@ -36,8 +36,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -194,6 +192,12 @@ def expand_sweep(cfg: dict[str, Any], grid: dict[str, list[Any]], n_seeds: int) 
     return tasks
 
 
+def _remove_temporary(runs: Path, name: str) -> None:
+    # a child killed by a signal leaves its temporary file; nobody else writes this name
+    for stale in runs.glob(f".{name}.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
 def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
     """Run one task (with retries) in a child process; write and return its record."""
     from analysis.hdf5_io import read_provenance
@@ -215,9 +219,7 @@ def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
             record["error"] = str(exc)
             record["attempt_wall_times_s"].append(time.perf_counter() - t_attempt)
             logger.warning("%s: attempt %d failed: %s", task["name"], attempt, exc)
-            # a child killed by a signal leaves its temporary file; nobody else writes this name
-            for stale in runs.glob(f".{path.name}.tmp-*"):
-                stale.unlink(missing_ok=True)
+            _remove_temporary(runs, path.name)
             continue
         record["attempt_wall_times_s"].append(time.perf_counter() - t_attempt)
         record.update(status="done", error=None)
@@ -278,17 +280,9 @@ def _session_groups(tasks: list[dict[str, Any]], reuse: bool) -> list[list[dict[
 
 def _run_session(cfg: dict[str, Any], jobs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
     """Run ``jobs`` in one child process on one compiled binary: (build info, per-run lines, error)."""
-    proc = subprocess.Popen([sys.executable, "-c", _SESSION_WORKER, json.dumps(cfg), json.dumps(jobs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        stdout, stderr = proc.communicate()
-    except BaseException:
-        proc.terminate()  # let the worker remove its temporary file before it is killed
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        raise
+    from circuits.experiments import _run_child
+
+    returncode, stdout, stderr = _run_child(_SESSION_WORKER, json.dumps(cfg), json.dumps(jobs))
     lines = []
     for line in stdout.splitlines():
         try:
@@ -297,9 +291,9 @@ def _run_session(cfg: dict[str, Any], jobs: list[dict[str, Any]]) -> tuple[dict[
             continue  # Brian2's own output
     info = lines.pop(0) if lines and "build_s" in lines[0] else {}
     error = None
-    if proc.returncode != 0:
+    if returncode != 0:
         last = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-        error = f"session failed (exit code {proc.returncode}): {last[-1] if last else 'no error message'}"
+        error = f"session failed (exit code {returncode}): {last[-1] if last else 'no error message'}"
     return info, lines, error
 
 
@@ -336,8 +330,7 @@ def _execute_group(tasks: list[dict[str, Any]], out: str, retries: int) -> list[
             if line is None or "error" in line:
                 record["error"] = line["error"] if line else (error or "the session stopped before this run")
                 logger.warning("%s: attempt %d failed: %s", t["name"], attempt, record["error"])
-                for stale in runs.glob(f".{t['name']}.h5.tmp-*"):
-                    stale.unlink(missing_ok=True)
+                _remove_temporary(runs, f"{t['name']}.h5")
                 continue
             record.update(status="done", error=None, wall_time_s=line["wall_s"],
                           session={"group_size": len(tasks), **{k: line[k] for k in ("overhead_s", "loop_s", "binary_s", "write_s")},
