@@ -23,35 +23,47 @@ import sys
 import time
 from pathlib import Path
 
+from columns.cell_models import HOOKS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 logger = logging.getLogger("bench_pd14")
 
-#: (label, device, threads, merged). ``merged``: populations share one NeuronGroup and pathways
-#: one Synapses per variable (the default since 2026-11-23); the unmerged row is the layout
-#: before it (one object per population and pathway), kept to show the before/after.
+#: Network layouts, each a step of the engine's optimisation (same network, same spikes up to
+#: the order of additions), kept to show the before/after in one run:
+#: ``"default"``: populations share one NeuronGroup, pathways one Synapses per variable, no
+#: manipulation hooks (PD14 has no manipulation; since 2026-11-23, session 4);
+#: ``"all_hooks"``: merged, with every hook (tonic drive, silencing window, gain: the layout
+#: before session 4); ``"unmerged"``: one object per population and pathway, every hook (the
+#: layout before the merge of 2026-11-23).
+LAYOUTS = {"default": {"merge": True, "hooks": ()},
+           "all_hooks": {"merge": True, "hooks": HOOKS},
+           "unmerged": {"merge": False, "hooks": HOOKS}}
+
+#: (label, device, threads, layout).
 CONFIGS = (
-    ("cython", "runtime", 1, True),
-    ("cpp_standalone_1t", "cpp_standalone", 1, True),
-    ("cpp_standalone_2t", "cpp_standalone", 2, True),
-    ("cpp_standalone_1t_unmerged", "cpp_standalone", 1, False),
+    ("cython", "runtime", 1, "default"),
+    ("cpp_standalone_1t", "cpp_standalone", 1, "default"),
+    ("cpp_standalone_2t", "cpp_standalone", 2, "default"),
+    ("cpp_standalone_1t_all_hooks", "cpp_standalone", 1, "all_hooks"),
+    ("cpp_standalone_1t_unmerged", "cpp_standalone", 1, "unmerged"),
 )
 #: PD14 with its DC background instead of the Poisson inputs (issue #8: RTF <= 0.5 on 2 threads).
 DC_CONFIGS = (
-    ("cpp_standalone_1t_dc", "cpp_standalone", 1, True),
-    ("cpp_standalone_2t_dc", "cpp_standalone", 2, True),
+    ("cpp_standalone_1t_dc", "cpp_standalone", 1, "default"),
+    ("cpp_standalone_2t_dc", "cpp_standalone", 2, "default"),
 )
 DC_SCALE = 0.1
 #: Biological time of each benchmark run, s: 0.5 s transient + 1 s.
 T_PRESIM_S, T_SIM_S = 0.5, 1.0
 
 
-def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, merge: bool = True,
+def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, layout: str = "default",
             background: str = "poisson") -> None:
     from circuits.pd14 import run_pd14
 
     summary = run_pd14(scale, [seed], device=device, target="cython", threads=threads, t_presim=T_PRESIM_S,
-                       t_sim=T_SIM_S, merge=merge, background=background)
+                       t_sim=T_SIM_S, background=background, **LAYOUTS[layout])
     run = summary["runs"][0]
     walls = run["wall_time_s"]
     bio = run["biological_time_s"]
@@ -69,7 +81,8 @@ def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, 
         "biological_time_s": bio,
         "build_s": walls["build"],
         "compile_s": walls["compile"],
-        "merged": merge,
+        "merged": LAYOUTS[layout]["merge"],
+        "layout": layout,
         "background": background,
         "simulate_s": sim,
         "standalone_loop_s": loop,
@@ -94,11 +107,10 @@ def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, 
 OMP_ENV = {"OMP_WAIT_POLICY": "ACTIVE"}
 
 
-def _measure(scale: float, device: str, threads: int, tmp: Path, merge: bool = True, background: str = "poisson") -> dict:
-    out_json = tmp / f"pd14_{scale}_{device}_{threads}_{merge}_{background}.json"
+def _measure(scale: float, device: str, threads: int, tmp: Path, layout: str = "default", background: str = "poisson") -> dict:
+    out_json = tmp / f"pd14_{scale}_{device}_{threads}_{layout}_{background}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--scale", str(scale), "--device", device,
-           "--threads", str(threads), "--json", str(out_json), "--background", background,
-           *([] if merge else ["--unmerged"])]
+           "--threads", str(threads), "--json", str(out_json), "--background", background, "--layout", layout]
     load_before = os.getloadavg()
     env = {**os.environ, **OMP_ENV}
     t0 = time.perf_counter()
@@ -136,12 +148,12 @@ def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tu
     tmp.mkdir(parents=True, exist_ok=True)
     results = []
     for scale in scales:
-        for label, device, threads, merge in configs:
-            doc = _measure(scale, device, threads, tmp, merge)
+        for label, device, threads, layout in configs:
+            doc = _measure(scale, device, threads, tmp, layout)
             doc["config"] = label
             results.append(doc)
-    for label, device, threads, merge in dc_configs:
-        doc = _measure(DC_SCALE, device, threads, tmp, merge, background="dc")
+    for label, device, threads, layout in dc_configs:
+        doc = _measure(DC_SCALE, device, threads, tmp, layout, background="dc")
         doc["config"] = label
         results.append(doc)
     for f in tmp.glob("*.json"):
@@ -173,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default=None)
-    parser.add_argument("--unmerged", action="store_true", help="one object per population and pathway (before/after)")
+    parser.add_argument("--layout", default="default", choices=tuple(LAYOUTS), help="worker: network layout (before/after)")
     parser.add_argument("--background", default="poisson", choices=("poisson", "dc"), help="worker: PD14 background")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--quick", action="store_true")
@@ -183,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.worker:
-        _worker(args.scale, args.device, args.threads, args.seed, Path(args.json), merge=not args.unmerged,
+        _worker(args.scale, args.device, args.threads, args.seed, Path(args.json), layout=args.layout,
                 background=args.background)
         return 0
     wanted = args.configs.split(",") if args.configs else None

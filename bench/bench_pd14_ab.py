@@ -62,28 +62,29 @@ BRIAN2_CONFIGS = (
 )
 #: our label -> the NEST configuration with the same number of threads
 SAME_THREADS = {"cython": "nest_1thread", "cpp_standalone_1t": "nest_1thread", "cpp_standalone_2t": "nest_2threads",
-                "cpp_standalone_1t_unmerged": "nest_1thread"}
+                "cpp_standalone_1t_all_hooks": "nest_1thread", "cpp_standalone_1t_unmerged": "nest_1thread"}
 #: our label -> the hand-written Brian2 configuration on the same device and threads
 SAME_BRIAN2 = {"cython": "brian2_cython", "cpp_standalone_1t": "brian2_standalone_1t",
-               "cpp_standalone_2t": "brian2_standalone_2t", "cpp_standalone_1t_unmerged": "brian2_standalone_1t"}
+               "cpp_standalone_2t": "brian2_standalone_2t", "cpp_standalone_1t_all_hooks": "brian2_standalone_1t",
+               "cpp_standalone_1t_unmerged": "brian2_standalone_1t"}
 #: Issue #8 target: NEST 2 threads / ours 2 threads >= 6 and RTF <= 1 (Poisson background).
 TARGET_SPEEDUP, TARGET_RTF = 6.0, 1.0
 
 
 def _worker(device: str, threads: int, seed: int, t_presim: float, t_sim: float, out_json: Path,
-            merge: bool = True) -> None:
+            layout: str = "default") -> None:
     """Run ours once via :func:`bench_pd14._worker` with this benchmark's biological times."""
     bench_pd14.T_PRESIM_S, bench_pd14.T_SIM_S = t_presim, t_sim
-    bench_pd14._worker(SCALE, device, threads, seed, out_json, merge=merge)
+    bench_pd14._worker(SCALE, device, threads, seed, out_json, layout=layout)
 
 
-def run_ours(device: str, threads: int, seed: int, t_sim: float, merge: bool = True) -> dict:
+def run_ours(device: str, threads: int, seed: int, t_sim: float, layout: str = "default") -> dict:
     """One run of our engine in a fresh subprocess; the worker's JSON plus load and wall time."""
     with tempfile.TemporaryDirectory() as tmp:
         out_json = Path(tmp) / "ours.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--device", device, "--threads",
                str(threads), "--seed", str(seed), "--t-sim", str(t_sim), "--json", str(out_json),
-               *([] if merge else ["--unmerged"])]
+               "--layout", layout]
         load_before = list(os.getloadavg())
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=3600,
@@ -182,8 +183,8 @@ def run(out_dir: Path, quick: bool = False, rounds: int | None = None, t_sim: fl
             nest[label].append(run_nest(extra, seed, t_sim))
             order.append(label)
             logger.info("round %d %s: %.2f s per bio-s", k + 1, label, nest[label][-1]["simulate_s_per_bio_s"])
-        for label, device, threads, merge in bench_pd14.CONFIGS:  # side B
-            ours[label].append(run_ours(device, threads, seed, t_sim, merge))
+        for label, device, threads, layout in bench_pd14.CONFIGS:  # side B
+            ours[label].append(run_ours(device, threads, seed, t_sim, layout))
             order.append(label)
             logger.info("round %d %s: %.2f s per bio-s", k + 1, label, ours[label][-1]["simulate_s_per_bio_s"])
         for label, extra in BRIAN2_CONFIGS:  # side C
@@ -196,8 +197,8 @@ def run(out_dir: Path, quick: bool = False, rounds: int | None = None, t_sim: fl
     doc = {
         "benchmark": "pd14_ab",
         "what": (f"PD14 scale {SCALE}, Poisson background: NEST 3.10 (1, 2 threads), ours (cython, "
-                 f"cpp_standalone 1 and 2 threads, and 1 thread with the per-object layout of before "
-                 f"2026-11-23) and the hand-written Brian2 script (cython, cpp_standalone 1 and 2 threads) "
+                 f"cpp_standalone 1 and 2 threads, and 1 thread with the earlier layouts: every manipulation hook, "
+                 f"and one object per population and pathway) and the hand-written Brian2 script (cython, cpp_standalone 1 and 2 threads) "
                  f"interleaved, {rounds} rounds of {t_sim} s after {T_PRESIM_S} s presimulation, seed = round "
                  f"number"),
         "quick": quick, "scale": SCALE, "rounds": rounds, "t_sim_s": t_sim, "t_presim_s": T_PRESIM_S,
@@ -217,7 +218,7 @@ def run(out_dir: Path, quick: bool = False, rounds: int | None = None, t_sim: fl
                "measured": summary["sim_time_ratios"][f"{SAME_BRIAN2[label]}_over_{label}"]["median_of_paired_rounds"],
                "target": ">= 1.0",
                "met": bool(summary["sim_time_ratios"][f"{SAME_BRIAN2[label]}_over_{label}"]["median_of_paired_rounds"] >= 1.0)}
-              for label in ours if not label.endswith("_unmerged")),
+              for label in ours if label in ("cython", "cpp_standalone_1t", "cpp_standalone_2t")),
             {"what": "PD14 0.1 Poisson, 2 threads: NEST 2 threads / ours cpp_standalone 2 threads (paired median)",
              "measured": ratio, "target": f">= {TARGET_SPEEDUP}", "met": bool(ratio is not None and ratio >= TARGET_SPEEDUP)},
             {"what": "PD14 0.1 Poisson, cpp_standalone 2 threads: real-time factor",
@@ -244,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--t-sim", type=float, default=0.0, help="biological time per run after the presimulation (s)")
     ap.add_argument("--json", default="", help=argparse.SUPPRESS)
-    ap.add_argument("--unmerged", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--layout", default="default", choices=tuple(bench_pd14.LAYOUTS), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if a.worker:
-        _worker(a.device, a.threads, a.seed, T_PRESIM_S, a.t_sim, Path(a.json), merge=not a.unmerged)
+        _worker(a.device, a.threads, a.seed, T_PRESIM_S, a.t_sim, Path(a.json), layout=a.layout)
         return 0
     run(Path(a.out), a.quick, rounds=a.rounds or None, t_sim=a.t_sim or None)
     return 0

@@ -25,7 +25,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +169,12 @@ def format_rate_table(summary: dict[str, Any], scale: float, nest_summary: dict[
     return "\n".join(lines)
 
 
-def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int, merge: bool = True) -> str:
+def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int, merge: bool = True,
+                   hooks: Collection[str] = ()) -> str:
     # One directory per thread count too: a 2-thread run in a directory last built for 1 thread
     # gave 2-5x too high PD14 rates (measured in bench_pd14), while fresh directories agree.
-    text = f"pd14|{scale!r}|{background}|{pathway_resolved}|threads={threads}" + ("" if merge else "|unmerged")
+    text = (f"pd14|{scale!r}|{background}|{pathway_resolved}|threads={threads}" + ("" if merge else "|unmerged")
+            + (f"|hooks={','.join(sorted(hooks))}" if hooks else ""))
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -191,6 +193,7 @@ def run_pd14(
     overwrite: bool = False,
     build_root: str | os.PathLike[str] | None = None,
     merge: bool = True,
+    hooks: Collection[str] = (),
 ) -> dict[str, Any]:
     """Build and run PD14 once per master seed; analyse after ``t_presim``.
 
@@ -221,6 +224,10 @@ def run_pd14(
     merge : bool
         One NeuronGroup for all populations and one Synapses per pathway variable (default;
         see :func:`columns.column.build_column`); ``False`` for the per-object layout.
+    hooks : collection of str
+        Manipulation hooks to build (default none: PD14 runs have no manipulation, and each
+        hook is per-cell state read at every step; ``columns.cell_models.HOOKS`` gives the
+        layout before 2026-11-23, same spikes, for benchmarks).
 
     Returns
     -------
@@ -241,7 +248,7 @@ def run_pd14(
         check_output_path(out_dir / "results.json", overwrite)
         out_dir.mkdir(parents=True, exist_ok=True)
     params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
-    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads, merge)}"
+    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads, merge, hooks)}"
     label = device_label(device, target)
     duration = (t_presim + t_sim) * second
     runs = []
@@ -252,7 +259,8 @@ def run_pd14(
             timings = RunTimings()
             t0 = time.perf_counter()
             column = build_pd14(
-                params, connectivity_seed=seeds["connectivity"], initial_state_seed=seeds["initial_state"], merge=merge
+                params, connectivity_seed=seeds["connectivity"], initial_state_seed=seeds["initial_state"], merge=merge,
+                hooks=hooks,
             )
             monitors = {name: SpikeMonitor(g, name=f"{g.name}_spikes") for name, g in column.populations.items()}
             net = Network(*column.brian_objects(), *monitors.values(), name="pd14_network")

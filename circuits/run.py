@@ -243,6 +243,27 @@ def _gain_timelines(cfg: dict[str, Any], protocol: Protocol, seeds: dict[str, in
     return {pop: (frame * second, values) for pop, values in timelines.items()}
 
 
+def stream_hooks(cfg: dict[str, Any], params: VentralStreamParams, gain_populations: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The manipulation hooks each station of a configuration needs (see ``build_ventral_stream``).
+
+    ``"silence"`` for the stations a ``silence`` or ``block_lesion`` manipulation names,
+    ``"tonic"`` for ``tonic_drive`` manipulations and ``stream.l5_tonic_drive``, ``"gain"``
+    for the stations of ``gain_populations`` (``{station}_{population}`` names of the gain
+    timelines). Every other station is built without hooks: same spikes, less state per step.
+    """
+    need: dict[str, set[str]] = {}
+    for manip in cfg.get("manipulation", []):
+        hook = {"silence": "silence", "block_lesion": "silence", "tonic_drive": "tonic"}.get(manip["kind"])
+        if hook is not None:
+            for station in manip["stations"]:
+                need.setdefault(station, set()).add(hook)
+    for station in params.l5_tonic_drive:
+        need.setdefault(station, set()).add("tonic")
+    for population in gain_populations:
+        need.setdefault(population.partition("_")[0], set()).add("gain")
+    return {station: tuple(sorted(hooks)) for station, hooks in sorted(need.items())}
+
+
 def _synapses_by_source(stream: VentralStream) -> dict[str, int]:
     """Synapse count per presynaptic population (every pathway): spikes × this = delivered events.
 
@@ -300,7 +321,7 @@ def _apply_manipulations(stream: VentralStream, cfg: dict[str, Any]) -> dict[str
 
 @contextlib.contextmanager
 def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain_populations: list[str],
-                          session: bool = False):
+                          hooks: dict[str, tuple[str, ...]], session: bool = False):
     """A build directory per network structure, locked while in use.
 
     Reusing the directory of the same structure lets ``make`` recompile only what changed
@@ -315,6 +336,9 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
         "scale": params.scale,
         "charges": cfg["recording"]["currents_sample"],
         "gains": gain_populations,
+        # conditions with other manipulations generate other neuron code: a directory each,
+        # so that alternating conditions do not recompile each other
+        "hooks": hooks,
         "n_channels": params.n_channels,
         # a directory last built for another thread count gave wrong rates (issue #4 notes)
         "threads": cfg["run"]["threads"],
@@ -450,9 +474,10 @@ def build_stream(
     threads = cfg["run"]["threads"]
     params = stream_params_from_config(cfg, base)
     gains = _gain_timelines(cfg, protocol, seeds)
+    hooks = stream_hooks(cfg, params, sorted(gains))
     build_dir = None
     if device == "cpp_standalone":
-        build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), session=session))
+        build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), hooks, session=session))
     configure_device(device, target=cfg["run"]["codegen_target"], threads=threads, directory=build_dir,
                      dt=prepared.dt * second)
     seed_brian(seeds["background"])
@@ -465,6 +490,7 @@ def build_stream(
         charge_sample=cfg["recording"]["currents_sample"],
         charge_dt=protocol.frame_duration * second,
         gain_timelines=gains,
+        hooks=hooks,
     )
     silenced = _apply_manipulations(stream, cfg)
     indices, times = lgn_spike_arrays(prepared.lgn_spikes, mosaic)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,7 @@ from circuits.params import (
     StationParams,
     VentralStreamParams,
 )
+from columns.cell_models import HOOKS
 from columns.column import LaminarColumn, build_column, label_values
 from columns.derived import psc_to_conductance, psp_to_psc
 from columns.params import BackgroundParams, ColumnParams, PopulationParams
@@ -354,6 +356,7 @@ def build_ventral_stream(
     charge_sample: int = 20,
     charge_dt: Quantity = 10 * ms,
     gain_timelines: dict[str, tuple[Quantity, np.ndarray]] | None = None,
+    hooks: Mapping[str, Collection[str]] | None = None,
 ) -> VentralStream:
     """Build the stream once, as named Brian2 objects in one explicit ``Network``.
 
@@ -372,6 +375,12 @@ def build_ventral_stream(
     gain_timelines : dict, optional
         ``{population: (dt, values)}``: a piecewise-constant multiplicative gain on the
         population's feedforward current ``I_ff`` (gain noise, top-down gain).
+    hooks : mapping of str to collection of str, optional
+        Manipulation hooks per station (:data:`columns.cell_models.HOOKS`; a station left
+        out gets none). Default: every hook in every station. A station needs ``"tonic"``
+        for ``params.l5_tonic_drive``, ``"gain"`` for a gain timeline and ``"silence"`` to
+        be silenced; without them the same network runs with less state per step
+        (:func:`circuits.run.stream_hooks` picks them from a configuration).
 
     Returns
     -------
@@ -419,6 +428,7 @@ def build_ventral_stream(
             connectivity_seed=int(column_seeds[k]),
             initial_state_seed=int(init_children[k].generate_state(1)[0]),
             labels=labels,
+            hooks=HOOKS if hooks is None else hooks.get(st_params.name, ()),
         )
         tonic = params.l5_tonic_drive.get(st_params.name)
         if tonic is not None:
@@ -468,7 +478,7 @@ def build_ventral_stream(
         station_name, _, local = population.partition("_")
         if station_name not in stations:
             raise ConfigError(f"gain timeline for unknown population {population!r}")
-        group = stations[station_name].column.population(local)
+        group = stations[station_name].column.require_hook(local, "gain")
         table = TimedArray(np.asarray(values, float), dt=gain_dt, name=f"{population}_gain_table")
         gain_arrays[population] = table
         group.namespace[table.name] = table

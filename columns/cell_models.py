@@ -34,7 +34,7 @@ Potjans TC, Diesmann M (2014) Cereb Cortex 24:785. doi:10.1093/cercor/bhs358.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from brian2 import Equations
@@ -52,7 +52,9 @@ __all__ = [
     "RESET",
     "REFRACTORY",
     "CELL_MODELS",
+    "HOOKS",
     "lif_equations",
+    "check_hooks",
     "current_variable",
     "charge_variable",
     "integration_method",
@@ -63,7 +65,9 @@ __all__ = [
 #: variables (defined by :func:`lif_equations`); the silencing current is active in
 #: ``[silence_start, silence_stop)`` with amplitude ``silence_amplitude`` (>= 0,
 #: hyperpolarising). The window is per cell, not shared: populations held in one group
-#: (``columns.column.build_column``) are silenced independently.
+#: (``columns.column.build_column``) are silenced independently. This is the membrane with
+#: every manipulation hook (:data:`HOOKS`); :func:`lif_equations` leaves out the hooks a
+#: network does not use.
 MEMBRANE = Equations(
     """
     dv/dt = (v_rest - v)/tau_m + (I_syn_exc + I_syn_inh + I_ext)/c_m : volt (unless refractory)
@@ -77,6 +81,39 @@ MEMBRANE = Equations(
     silence_stop : second
     """
 )
+
+#: Manipulation hooks of the membrane: ``"tonic"`` (``I_tonic``), ``"silence"`` (the
+#: silencing window) and ``"gain"`` (``gain_ff``). Each costs per-cell state read at every
+#: step; a network built without a hook computes the same numbers as one whose hook is
+#: neutral (``x + 0``, ``x - 0`` and ``1*x`` are exact in IEEE arithmetic).
+HOOKS = ("tonic", "silence", "gain")
+
+#: The hook-free membrane: ``I_ext = I_dc``.
+_MEMBRANE_CORE = """
+    dv/dt = (v_rest - v)/tau_m + (I_syn_exc + I_syn_inh + I_ext)/c_m : volt (unless refractory)
+    I_dc : amp
+    """
+
+
+def _membrane(hooks: frozenset[str]) -> Equations:
+    """The membrane equations with the given hooks (:data:`MEMBRANE` when all are present)."""
+    if hooks == frozenset(HOOKS):
+        return MEMBRANE
+    terms = ["I_dc"] + (["I_tonic"] if "tonic" in hooks else []) + (["I_silence"] if "silence" in hooks else [])
+    lines = [_MEMBRANE_CORE, f"I_ext = {' + '.join(terms)} : amp"]
+    if "tonic" in hooks:
+        lines.append("I_tonic : amp")
+    if "gain" in hooks:
+        lines.append("gain_ff : 1")
+    if "silence" in hooks:
+        lines += [
+            "I_silence = -silence_amplitude*int(t >= silence_start)*int(t < silence_stop) : amp",
+            "silence_amplitude : amp",
+            "silence_start : second",
+            "silence_stop : second",
+        ]
+    return Equations("\n".join(lines))
+
 
 #: One exponentially decaying synaptic current (substitute ``I`` and ``tau_syn``).
 EXP_CURRENT = Equations("dI/dt = -I/tau_syn : amp")
@@ -137,6 +174,7 @@ def lif_equations(
     model: str = "current",
     charges: bool = False,
     ff_current: str = "ff",
+    hooks: Collection[str] = HOOKS,
 ) -> Equations:
     """Equations of a LIF population with one synaptic variable per pathway.
 
@@ -153,6 +191,9 @@ def lif_equations(
         Add ``dQ_*/dt = I_*`` per pathway (pathway-resolved charge, reset by the caller).
     ff_current : str
         The pathway multiplied by ``gain_ff`` (feedforward/shortcut; top-down gain).
+    hooks : collection of str
+        The manipulation hooks to include (subset of :data:`HOOKS`; default all). Without
+        ``"gain"`` the feedforward pathway enters unscaled.
 
     Returns
     -------
@@ -161,11 +202,12 @@ def lif_equations(
     Raises
     ------
     ConfigError
-        Unknown model or sign.
+        Unknown model, sign or hook.
     """
     if model not in CELL_MODELS:
         raise ConfigError(f"cell_model must be one of {CELL_MODELS}, got {model!r}{suggest(model, CELL_MODELS)}")
-    eqs = MEMBRANE + LABELS
+    hooks = check_hooks(hooks)
+    eqs = _membrane(hooks) + LABELS
     sums: dict[str, list[str]] = {"exc": [], "inh": []}
     for name, sign in currents.items():
         if sign not in _SIGNS:
@@ -177,11 +219,21 @@ def lif_equations(
             eqs += _substitute(EXP_CONDUCTANCE, g=f"g_{name}", I=cur, tau_syn=f"tau_syn_{sign}", e_rev=f"e_rev_{sign}")
         if charges:
             eqs += _substitute(CHARGE, Q=charge_variable(name), I=cur)
-        sums[sign].append(f"gain_ff*{cur}" if name == ff_current else cur)
+        sums[sign].append(f"gain_ff*{cur}" if name == ff_current and "gain" in hooks else cur)
     for sign in _SIGNS:
         total = " + ".join(sums[sign]) if sums[sign] else "0*amp"
         eqs += Equations(f"I_syn_{sign} = {total} : amp")
     return eqs
+
+
+def check_hooks(hooks: Collection[str]) -> frozenset[str]:
+    """The hooks as a frozenset; :class:`ConfigError` for a name not in :data:`HOOKS`."""
+    if isinstance(hooks, str):
+        raise ConfigError(f"hooks must be a collection of names from {HOOKS}, got the string {hooks!r}")
+    unknown = sorted(set(hooks) - set(HOOKS))
+    if unknown:
+        raise ConfigError(f"unknown manipulation hook {unknown[0]!r}; allowed: {', '.join(HOOKS)}{suggest(unknown[0], HOOKS)}")
+    return frozenset(hooks)
 
 
 def integration_method(model: str) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ from brian2 import (
 )
 
 from analysis.errors import ConfigError, suggest
-from columns.cell_models import CELL_MODELS, charge_variable, current_variable
+from columns.cell_models import CELL_MODELS, HOOKS, charge_variable, check_hooks, current_variable
 from columns.derived import dc_compensation, psc_to_conductance, psp_to_psc, scaled_synapse_number, total_synapse_number
 from columns.params import CELL_TYPES, LAYERS, CellParams, ColumnParams, PathwayParams, PopulationParams
 from columns.populations import make_population
@@ -401,6 +401,8 @@ class LaminarColumn:
         Prefix of every object name (``v1``, ``pd14``...).
     params : ColumnParams
     derived : ColumnDerived
+    hooks : frozenset of str
+        The manipulation hooks the populations were built with (see :func:`build_column`).
     populations : dict of str to NeuronGroup or Subgroup
         By local name (``l4_exc``); ``group.name`` is ``{station}_{local}``. Populations that
         share cell parameters, pathway variables and charge accumulators are contiguous
@@ -421,10 +423,11 @@ class LaminarColumn:
         External projections added with :meth:`connect_input`, by name.
     """
 
-    def __init__(self, station: str, params: ColumnParams, derived: ColumnDerived) -> None:
+    def __init__(self, station: str, params: ColumnParams, derived: ColumnDerived, hooks: Collection[str] = HOOKS) -> None:
         self.station = station
         self.params = params
         self.derived = derived
+        self.hooks = check_hooks(hooks)
         self.populations: dict[str, Any] = {}
         self.neuron_groups: list[NeuronGroup] = []
         self.synapses: dict[tuple[str, str], PathwaySynapses] = {}
@@ -448,6 +451,14 @@ class LaminarColumn:
         """The NeuronGroup of a population (local name, e.g. ``"l5_exc"``)."""
         self._check_population(population)
         return self.populations[population]
+
+    def require_hook(self, population: str, hook: str) -> NeuronGroup:
+        """The population's group, if the column was built with the manipulation ``hook``."""
+        group = self.population(population)
+        if hook not in self.hooks:
+            raise ConfigError(f"column {self.station!r} was built without the {hook!r} hook "
+                              f"(build_column(hooks=...) has {sorted(self.hooks)}); rebuild it with {hook!r} to use it")
+        return group
 
     @property
     def population_names(self) -> list[str]:
@@ -557,9 +568,10 @@ class LaminarColumn:
         Raises
         ------
         ConfigError
-            Unknown population, wrong units, ``t_stop < t_start`` or negative amplitude.
+            Unknown population, wrong units, ``t_stop < t_start``, negative amplitude, or
+            a column built without the ``"silence"`` hook.
         """
-        group = self.population(population)
+        group = self.require_hook(population, "silence")
         require_unit(t_start, second, "t_start")
         require_unit(t_stop, second, "t_stop")
         require_unit(amplitude, amp, "amplitude")
@@ -572,8 +584,11 @@ class LaminarColumn:
         group.silence_amplitude = amplitude
 
     def set_tonic_drive(self, population: str, current: Quantity) -> None:
-        """Set the tonic current ``I_tonic`` (amp; scalar or one value per cell) of a population."""
-        group = self.population(population)
+        """Set the tonic current ``I_tonic`` (amp; scalar or one value per cell) of a population.
+
+        Needs the ``"tonic"`` hook (:func:`build_column`).
+        """
+        group = self.require_hook(population, "tonic")
         require_unit(current, amp, "tonic drive")
         try:
             group.I_tonic = current
@@ -595,9 +610,10 @@ class LaminarColumn:
     def set_gain(self, population: str, gain: float | np.ndarray) -> None:
         """Set the multiplicative gain ``gain_ff`` on the feedforward/shortcut current ``I_ff``.
 
-        The top-down ("task relevance") gain on L5 and trial-wise gain noise use this hook.
+        The top-down ("task relevance") gain on L5 and trial-wise gain noise use this hook
+        (``"gain"``, :func:`build_column`).
         """
-        group = self.population(population)
+        group = self.require_hook(population, "gain")
         arr = np.asarray(gain)
         if isinstance(gain, Quantity) and not gain.is_dimensionless:
             raise ConfigError(f"gain must be dimensionless, got {gain}")
@@ -679,6 +695,7 @@ def build_column(
     initial_state_seed: int,
     labels: Mapping[str, Mapping[str, Any]] | None = None,
     merge: bool = True,
+    hooks: Collection[str] = HOOKS,
 ) -> LaminarColumn:
     """Build a column as named Brian2 objects (nothing runs, nothing is written).
 
@@ -701,6 +718,11 @@ def build_column(
         ``Synapses`` (default). Same network, same random draws, same spikes up to the
         order of floating-point additions; ``False`` builds one object per population and
         pathway (the layout before 2026-11-23, kept for benchmarks).
+    hooks : collection of str
+        Manipulation hooks of every population (:data:`columns.cell_models.HOOKS`:
+        ``"tonic"``, ``"silence"``, ``"gain"``; default all). A hook costs per-cell state
+        read at every step; a column built without one gives the same spikes as one whose
+        hook is left neutral, and its manipulation method raises :class:`ConfigError`.
 
     Returns
     -------
@@ -718,7 +740,7 @@ def build_column(
     if not station.isidentifier():
         raise ConfigError(f"station name must be an identifier (letters, digits, _), got {station!r}")
     derived = column_derived(params)
-    column = LaminarColumn(station, params, derived)
+    column = LaminarColumn(station, params, derived, hooks)
     conn_rng = np.random.default_rng(connectivity_seed)
     init_rng = np.random.default_rng(initial_state_seed)
     # Populations with identical equations and constants share one NeuronGroup: the per-step
@@ -740,6 +762,7 @@ def build_column(
             model=params.cell_model,
             charges=names[0] in params.charge_populations,
             ff_current=params.ff_current,
+            hooks=column.hooks,
         )
         column.neuron_groups.append(holder)
         start = 0

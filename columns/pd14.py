@@ -28,12 +28,14 @@ full_mean_rates, scaling helpers).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 from brian2 import Hz, PoissonGroup, Quantity, ms, mV
 
 from analysis.errors import ConfigError
+from columns.cell_models import HOOKS
 from columns.column import LaminarColumn, build_column
 from columns.derived import psp_to_psc, total_synapse_number
 from columns.params import DEFAULT_EXC_CELL, BackgroundParams, ColumnParams, PathwayParams, PopulationParams
@@ -254,6 +256,7 @@ def build_pd14(
     thalamus: ThalamusParams = DEFAULT_THALAMUS,
     station: str = "pd14",
     merge: bool = True,
+    hooks: Collection[str] = HOOKS,
 ) -> LaminarColumn:
     """Build the PD14 microcircuit (and its thalamus when enabled) as a LaminarColumn.
 
@@ -270,6 +273,9 @@ def build_pd14(
     station : str
     merge : bool
         Shared groups and merged pathways (see :func:`columns.column.build_column`).
+    hooks : collection of str
+        Manipulation hooks (see :func:`columns.column.build_column`; default all). The
+        benchmark and validation runs use none: PD14 has no manipulation.
 
     Returns
     -------
@@ -278,7 +284,8 @@ def build_pd14(
     """
     params = pd14_params(0.1) if params is None else params
     column = build_column(
-        params, station, connectivity_seed=connectivity_seed, initial_state_seed=initial_state_seed, merge=merge
+        params, station, connectivity_seed=connectivity_seed, initial_state_seed=initial_state_seed, merge=merge,
+        hooks=hooks,
     )
     if thalamus.enabled:
         rng = np.random.default_rng([connectivity_seed, 1])

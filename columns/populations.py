@@ -9,12 +9,12 @@ make_population
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from brian2 import NeuronGroup, second
 
 from analysis.errors import ConfigError
-from columns.cell_models import REFRACTORY, RESET, THRESHOLD, integration_method, lif_equations
+from columns.cell_models import HOOKS, REFRACTORY, RESET, THRESHOLD, integration_method, lif_equations
 from columns.params import CellParams
 
 __all__ = ["make_population"]
@@ -31,6 +31,7 @@ def make_population(
     model: str = "current",
     charges: bool = False,
     ff_current: str = "ff",
+    hooks: Collection[str] = HOOKS,
 ) -> NeuronGroup:
     """Build the NeuronGroup of one population.
 
@@ -50,11 +51,13 @@ def make_population(
         Add per-pathway charge accumulators ``Q_*``.
     ff_current : str
         Pathway scaled by ``gain_ff``.
+    hooks : collection of str
+        Manipulation hooks (see :func:`columns.cell_models.lif_equations`; default all).
 
     Returns
     -------
     brian2.NeuronGroup
-        At rest (``v = v_rest``), ``gain_ff = 1``, no silencing window.
+        At rest (``v = v_rest``), ``gain_ff = 1``, no silencing window (for the hooks present).
 
     Raises
     ------
@@ -63,7 +66,7 @@ def make_population(
     """
     if int(n) != n or n < 1:
         raise ConfigError(f"size of population {name!r} must be a positive integer, got {n}")
-    eqs = lif_equations(currents, model=model, charges=charges, ff_current=ff_current)
+    eqs = lif_equations(currents, model=model, charges=charges, ff_current=ff_current, hooks=hooks)
     group = NeuronGroup(
         int(n),
         eqs,
@@ -75,8 +78,10 @@ def make_population(
         name=name,
     )
     group.v = cell.v_rest
-    group.gain_ff = 1.0
-    group.silence_start = 0 * second
-    group.silence_stop = 0 * second
+    if "gain" in hooks:
+        group.gain_ff = 1.0
+    if "silence" in hooks:
+        group.silence_start = 0 * second
+        group.silence_stop = 0 * second
     logger.debug("population %s: %d neurons, pathways %s", name, n, sorted(currents))
     return group

@@ -286,3 +286,33 @@ def test_per_station_settings_unknown_name_is_an_error_left_out_station_is_not(b
     assert len(build_ventral_stream(params, mosaic, derive_seeds(3), charge_sample=0).stations) == 2
     with pytest.raises(ConfigError, match="unknown station 'v9'"):
         build_ventral_stream(params.replace(background_scale={"v9": 1.0}), mosaic, derive_seeds(3), charge_sample=0)
+
+
+def test_stations_get_only_the_hooks_their_manipulations_need():
+    from circuits.run import stream_hooks, stream_params_from_config
+
+    cfg = _cfg(manipulation=[
+        {"kind": "silence", "stations": ["v1"], "populations": ["l4_exc"]},
+        {"kind": "tonic_drive", "stations": ["v2"], "populations": ["l5_exc"], "current": "10 pA"},
+        {"kind": "block_lesion", "stations": ["v2"]},
+    ])
+    params = stream_params_from_config(cfg, DEFAULT_STREAM)
+    assert stream_hooks(cfg, params, ["v1_l5_exc"]) == {"v1": ("gain", "silence"), "v2": ("silence", "tonic")}
+    assert stream_hooks(_cfg(), params.replace(l5_tonic_drive={}), []) == {}
+
+
+def test_stream_without_hooks_gives_the_spikes_of_the_stream_with_every_hook(tmp_path, residual_file, monkeypatch):
+    """Expected values: the run with every hook in every station (the layout before
+    2026-11-23). Neutral hooks add ``+0``, ``-0`` and ``1*`` terms, exact in IEEE arithmetic,
+    so the numpy target must give bit-identical spikes."""
+    import circuits.run
+    from columns.cell_models import HOOKS
+
+    assert circuits.run.stream_hooks(_cfg(), DEFAULT_STREAM, []) == {}  # the default run is hook-free
+    monkeypatch.setattr(circuits.run, "stream_hooks", lambda cfg, params, gains: {s.name: HOOKS for s in params.stations})
+    full = read_spike_record(run_stream(_cfg(), tmp_path / "hooks.h5"))
+    lean = read_spike_record(residual_file)
+    for name in lean.populations:
+        np.testing.assert_array_equal(lean[name].node_ids, full[name].node_ids)
+        np.testing.assert_array_equal(lean[name].times, full[name].times)
+    assert sum(lean[name].n_spikes for name in lean.populations if not name.startswith("lgn")) > 50

@@ -208,3 +208,63 @@ def test_silencing_one_population_of_a_shared_group_leaves_the_others(brian2_num
     col.silence("l4_exc", 10 * ms, 20 * ms)
     assert np.all(np.asarray(col.population("l4_exc").silence_amplitude[:]) == float(SILENCING_CURRENT))
     assert np.all(np.asarray(col.population("l4_pv").silence_amplitude[:]) == 0.0)
+
+
+def test_column_without_hooks_gives_identical_spikes(brian2_numpy):
+    """Leaving out the manipulation hooks changes nothing but the state read per step.
+
+    Expected values: the build with every hook (``columns.cell_models.HOOKS``) and the same
+    seeds. With the hooks neutral (``I_tonic = 0``, no silencing window, ``gain_ff = 1``)
+    the full model adds ``+0``, ``-0`` and ``1*`` terms, exact in IEEE arithmetic, so the
+    spikes and final potentials on the numpy target must be bit-identical. The thalamus
+    drives ``I_ff``, the pathway the gain hook scales, so that term is exercised too.
+    """
+    from brian2 import Network, SpikeMonitor, ms
+
+    from columns.cell_models import HOOKS
+    from columns.pd14 import ThalamusParams, build_pd14, pd14_params
+
+    thalamus = ThalamusParams(enabled=True, start=20 * ms, duration=30 * ms)
+    out = {}
+    for hooks in (HOOKS, ()):
+        brian2_numpy.seed(11)
+        col = build_pd14(pd14_params(0.02), connectivity_seed=3, initial_state_seed=4, thalamus=thalamus, hooks=hooks)
+        group = col.neuron_groups[0]
+        assert ("gain_ff" in group.variables) == bool(hooks) and ("silence_start" in group.variables) == bool(hooks)
+        mons = {n: SpikeMonitor(g, name=f"{g.name}_spikes") for n, g in col.populations.items()}
+        Network(*col.brian_objects(), *mons.values()).run(80 * ms)
+        out[bool(hooks)] = ({n: (np.asarray(m.i[:]), np.asarray(m.t_[:])) for n, m in mons.items()}, np.array(group.v_[:]))
+    (s_full, v_full), (s_lean, v_lean) = out[True], out[False]
+    for name in s_full:
+        np.testing.assert_array_equal(s_full[name][0], s_lean[name][0])
+        np.testing.assert_array_equal(s_full[name][1], s_lean[name][1])
+    np.testing.assert_array_equal(v_full, v_lean)
+    assert sum(len(i) for i, _ in s_full.values()) > 50  # the comparison covers real activity
+
+
+@pytest.mark.parametrize("hook", ["silence", "tonic", "gain"])
+def test_manipulation_without_its_hook_raises(brian2_numpy, hook):
+    from brian2 import pA, second
+
+    from analysis.errors import ConfigError
+    from columns.pd14 import build_pd14, pd14_params
+
+    others = [h for h in ("tonic", "silence", "gain") if h != hook]
+    col = build_pd14(pd14_params(0.01), connectivity_seed=3, initial_state_seed=4, hooks=others)
+    calls = {"silence": lambda: col.silence("l4_exc", 0 * second, 1 * second),
+             "tonic": lambda: col.set_tonic_drive("l5_exc", 10 * pA),
+             "gain": lambda: col.set_gain("l5_exc", 2.0)}
+    with pytest.raises(ConfigError, match=f"without the '{hook}' hook"):
+        calls[hook]()
+    for other in others:  # the hooks that were built still work
+        calls[other]()
+
+
+def test_unknown_hook_is_refused_with_the_allowed_names():
+    from analysis.errors import ConfigError
+    from columns.cell_models import lif_equations
+
+    with pytest.raises(ConfigError, match="unknown manipulation hook 'silense'.*did you mean 'silence'"):
+        lif_equations({"ff": "exc"}, hooks=["silense"])
+    with pytest.raises(ConfigError, match="got the string"):
+        lif_equations({"ff": "exc"}, hooks="gain")

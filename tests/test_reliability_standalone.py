@@ -62,3 +62,36 @@ def test_same_seed_gives_identical_spikes_on_cpp_standalone(tmp_path):
         assert provenance["seeds"] == derive_seeds(MASTER_SEED)
         assert set(SEED_PURPOSES) <= set(provenance["seeds"])
         assert provenance["device"] == "cpp_standalone" and provenance["threads"] == 1
+
+
+_RUN_ALL_HOOKS = _RUN.replace(
+    "from circuits.run import run_stream\n",
+    "from circuits.run import run_stream\n"
+    "import circuits.run\n"
+    "from columns.cell_models import HOOKS\n"
+    "circuits.run.stream_hooks = lambda cfg, params, gains: {s.name: HOOKS for s in params.stations}\n",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.compiled
+def test_hook_free_build_gives_the_spikes_of_the_build_with_every_hook(tmp_path):
+    """Leaving out unused manipulation hooks (default since 2026-11-23) keeps compiled spikes.
+
+    Expected values: the same run with every hook in every station (the earlier layout),
+    compiled with Brian2's default flags (``-O3 -ffast-math``). Neutral hooks add ``+0``,
+    ``-0`` and ``1*`` terms; this asserts the compiler keeps the results bit-identical, so
+    runs made before and after the change can be pooled in one experiment.
+    """
+    env = {**os.environ, "VENTRAL_COLUMNS_BUILD_DIR": str(tmp_path / "build")}
+    paths = {}
+    for label, code in (("lean", _RUN), ("all_hooks", _RUN_ALL_HOOKS)):
+        paths[label] = tmp_path / f"{label}.h5"
+        proc = subprocess.run([sys.executable, "-c", code, str(paths[label])], capture_output=True, text=True, cwd=REPO,
+                              env=env, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    lean, full = (read_spike_record(p) for p in paths.values())
+    assert sum(lean[p].n_spikes for p in lean.populations if p.startswith("v1_")) > 0
+    for population in lean.populations:
+        np.testing.assert_array_equal(lean[population].node_ids, full[population].node_ids)
+        np.testing.assert_array_equal(lean[population].times, full[population].times)
