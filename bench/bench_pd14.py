@@ -32,19 +32,23 @@ logger = logging.getLogger("bench_pd14")
 #: Network layouts, each a step of the engine's optimisation (same network, same spikes up to
 #: the order of additions), kept to show the before/after in one run:
 #: ``"default"``: populations share one NeuronGroup, pathways one Synapses per variable, no
-#: manipulation hooks (PD14 has no manipulation; since 2026-11-23, session 4);
-#: ``"all_hooks"``: merged, with every hook (tonic drive, silencing window, gain: the layout
-#: before session 4); ``"unmerged"``: one object per population and pathway, every hook (the
-#: layout before the merge of 2026-11-23).
-LAYOUTS = {"default": {"merge": True, "hooks": ()},
-           "all_hooks": {"merge": True, "hooks": HOOKS},
-           "unmerged": {"merge": False, "hooks": HOOKS}}
+#: manipulation hooks (PD14 has no manipulation), Poisson background drawn by event gaps
+#: (the last two since 2026-11-23, session 4); ``"per_step"``: the same with a binomial draw
+#: per neuron and step (Brian2's ``PoissonInput``; same statistics, other draws);
+#: ``"all_hooks"``: per-step draws and every hook (tonic drive, silencing window, gain: the
+#: layout before session 4); ``"unmerged"``: one object per population and pathway, every
+#: hook, per-step draws (the layout before the merge of 2026-11-23).
+LAYOUTS = {"default": {"merge": True, "hooks": (), "sampler": "event_gaps"},
+           "per_step": {"merge": True, "hooks": (), "sampler": "per_step"},
+           "all_hooks": {"merge": True, "hooks": HOOKS, "sampler": "per_step"},
+           "unmerged": {"merge": False, "hooks": HOOKS, "sampler": "per_step"}}
 
 #: (label, device, threads, layout).
 CONFIGS = (
     ("cython", "runtime", 1, "default"),
     ("cpp_standalone_1t", "cpp_standalone", 1, "default"),
     ("cpp_standalone_2t", "cpp_standalone", 2, "default"),
+    ("cpp_standalone_1t_per_step", "cpp_standalone", 1, "per_step"),
     ("cpp_standalone_1t_all_hooks", "cpp_standalone", 1, "all_hooks"),
     ("cpp_standalone_1t_unmerged", "cpp_standalone", 1, "unmerged"),
 )

@@ -62,10 +62,12 @@ BRIAN2_CONFIGS = (
 )
 #: our label -> the NEST configuration with the same number of threads
 SAME_THREADS = {"cython": "nest_1thread", "cpp_standalone_1t": "nest_1thread", "cpp_standalone_2t": "nest_2threads",
-                "cpp_standalone_1t_all_hooks": "nest_1thread", "cpp_standalone_1t_unmerged": "nest_1thread"}
+                "cpp_standalone_1t_per_step": "nest_1thread", "cpp_standalone_1t_all_hooks": "nest_1thread",
+                "cpp_standalone_1t_unmerged": "nest_1thread"}
 #: our label -> the hand-written Brian2 configuration on the same device and threads
 SAME_BRIAN2 = {"cython": "brian2_cython", "cpp_standalone_1t": "brian2_standalone_1t",
-               "cpp_standalone_2t": "brian2_standalone_2t", "cpp_standalone_1t_all_hooks": "brian2_standalone_1t",
+               "cpp_standalone_2t": "brian2_standalone_2t", "cpp_standalone_1t_per_step": "brian2_standalone_1t",
+               "cpp_standalone_1t_all_hooks": "brian2_standalone_1t",
                "cpp_standalone_1t_unmerged": "brian2_standalone_1t"}
 #: Issue #8 target: NEST 2 threads / ours 2 threads >= 6 and RTF <= 1 (Poisson background).
 TARGET_SPEEDUP, TARGET_RTF = 6.0, 1.0
@@ -197,8 +199,8 @@ def run(out_dir: Path, quick: bool = False, rounds: int | None = None, t_sim: fl
     doc = {
         "benchmark": "pd14_ab",
         "what": (f"PD14 scale {SCALE}, Poisson background: NEST 3.10 (1, 2 threads), ours (cython, "
-                 f"cpp_standalone 1 and 2 threads, and 1 thread with the earlier layouts: every manipulation hook, "
-                 f"and one object per population and pathway) and the hand-written Brian2 script (cython, cpp_standalone 1 and 2 threads) "
+                 f"cpp_standalone 1 and 2 threads, and 1 thread with the earlier layouts: per-step background draws, every "
+                 f"manipulation hook, and one object per population and pathway) and the hand-written Brian2 script (cython, cpp_standalone 1 and 2 threads) "
                  f"interleaved, {rounds} rounds of {t_sim} s after {T_PRESIM_S} s presimulation, seed = round "
                  f"number"),
         "quick": quick, "scale": SCALE, "rounds": rounds, "t_sim_s": t_sim, "t_presim_s": T_PRESIM_S,

@@ -114,6 +114,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "LGN spikes and redraws only the cortical Poisson background (noise realisation k of the same network)",
             low=0,
         ),
+        "background_sampler": Option(
+            "event_gaps", "str",
+            "how the cortical Poisson background is drawn, same statistics either way: 'event_gaps' draws only at the "
+            "time steps that have an input event (fast); 'per_step' draws a binomial count per neuron and step, as "
+            "Brian2's PoissonInput and every run made before 2026-11-23",
+            choices=("event_gaps", "per_step"),
+        ),
         "device": Option("runtime", "str", "Brian2 device", choices=("runtime", "cpp_standalone")),
         "codegen_target": Option("numpy", "str", "runtime code generation target", choices=("numpy", "cython")),
         "threads": Option(1, "int", "OpenMP threads (cpp_standalone)", low=1, high=256),

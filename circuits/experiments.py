@@ -468,17 +468,24 @@ def _run_config_with_drive(cfg: dict[str, Any], drive_pa: dict[str, float]) -> d
 #: is left out: rate matching adds its drives there).
 _RESUME_TABLES = ("run", "stream", "stimulus", "lgn", "recording")
 
+#: Keys added to the schema with a default other than how earlier runs behaved: a stored
+#: configuration without the key was run with this value.
+_BEFORE_KEY_EXISTED = {("run", "background_sampler"): "per_step"}
+
 
 def _check_resumed(path: Path, cfg: dict[str, Any]) -> None:
     """Refuse to reuse a finished run made with other settings (it would mix silently).
 
     A key missing from the stored configuration was added to the schema after the run was
-    made; the run behaved as its default, so it counts as the default value.
+    made; the run behaved as its default, so it counts as the default value, or as the
+    value of :data:`_BEFORE_KEY_EXISTED` where the new default behaves differently.
     """
     from circuits.config import resolve_config
 
     stored = read_config(path)
     defaults = resolve_config({})
+    for (table, key), value in _BEFORE_KEY_EXISTED.items():
+        defaults[table][key] = value
     for table in _RESUME_TABLES:
         was = {**defaults.get(table, {}), **stored.get(table, {})}
         if was != cfg.get(table):

@@ -170,11 +170,11 @@ def format_rate_table(summary: dict[str, Any], scale: float, nest_summary: dict[
 
 
 def _structure_key(scale: float, background: str, pathway_resolved: bool, threads: int, merge: bool = True,
-                   hooks: Collection[str] = ()) -> str:
+                   hooks: Collection[str] = (), sampler: str = "event_gaps") -> str:
     # One directory per thread count too: a 2-thread run in a directory last built for 1 thread
     # gave 2-5x too high PD14 rates (measured in bench_pd14), while fresh directories agree.
     text = (f"pd14|{scale!r}|{background}|{pathway_resolved}|threads={threads}" + ("" if merge else "|unmerged")
-            + (f"|hooks={','.join(sorted(hooks))}" if hooks else ""))
+            + (f"|hooks={','.join(sorted(hooks))}" if hooks else "") + ("" if sampler == "event_gaps" else f"|{sampler}"))
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -194,6 +194,7 @@ def run_pd14(
     build_root: str | os.PathLike[str] | None = None,
     merge: bool = True,
     hooks: Collection[str] = (),
+    sampler: str = "event_gaps",
 ) -> dict[str, Any]:
     """Build and run PD14 once per master seed; analyse after ``t_presim``.
 
@@ -228,6 +229,9 @@ def run_pd14(
         Manipulation hooks to build (default none: PD14 runs have no manipulation, and each
         hook is per-cell state read at every step; ``columns.cell_models.HOOKS`` gives the
         layout before 2026-11-23, same spikes, for benchmarks).
+    sampler : str
+        How the Poisson background is drawn: ``"event_gaps"`` (default) or ``"per_step"``
+        (:class:`columns.params.BackgroundParams`; same statistics, other random draws).
 
     Returns
     -------
@@ -247,8 +251,8 @@ def run_pd14(
             check_output_path(out_dir / f"pd14_scale{scale:g}_seed{master}.h5", overwrite)
         check_output_path(out_dir / "results.json", overwrite)
         out_dir.mkdir(parents=True, exist_ok=True)
-    params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved)
-    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads, merge, hooks)}"
+    params = pd14_params(scale, background=background, pathway_resolved=pathway_resolved, sampler=sampler)
+    build_dir = Path(build_root or default_build_root()) / f"pd14_{_structure_key(scale, background, pathway_resolved, threads, merge, hooks, sampler)}"
     label = device_label(device, target)
     duration = (t_presim + t_sim) * second
     runs = []

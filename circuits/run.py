@@ -103,8 +103,13 @@ def stream_params_from_config(cfg: dict[str, Any], base: VentralStreamParams = D
     if scale != 1.0:
         for st in wanted:
             background[st] = background.get(st, 1.0) * scale
+    column = base.column
+    if column.background.sampler != cfg["run"]["background_sampler"]:
+        column = dataclasses.replace(column, background=dataclasses.replace(column.background,
+                                                                            sampler=cfg["run"]["background_sampler"]))
     return dataclasses.replace(
         base,
+        column=column,
         stations=stations,
         variant=cfg["stream"]["variant"],
         source=cfg["stream"]["source"],
@@ -339,6 +344,7 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
         # conditions with other manipulations generate other neuron code: a directory each,
         # so that alternating conditions do not recompile each other
         "hooks": hooks,
+        "sampler": cfg["run"]["background_sampler"],
         "n_channels": params.n_channels,
         # a directory last built for another thread count gave wrong rates (issue #4 notes)
         "threads": cfg["run"]["threads"],

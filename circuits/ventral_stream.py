@@ -539,7 +539,7 @@ def _build_relay(
         n_scale=1.0,
         k_scale=1.0,  # the relay's inputs do not scale with the network: no DC compensation
         background=BackgroundParams(enabled=rp.background_indegree > 0, kind="poisson", rate=rp.background_rate,
-                                    psp=rp.background_psp),
+                                    psp=rp.background_psp, sampler=base.background.sampler),
         cell_model=base.cell_model,
         ff_current=base.ff_current,
         background_current=base.background_current,

@@ -43,6 +43,7 @@ from brian2 import (
 )
 
 from analysis.errors import ConfigError, suggest
+from columns.background import SAMPLERS, event_gap_functions, sampler_variable
 from columns.cell_models import CELL_MODELS, HOOKS, charge_variable, check_hooks, current_variable
 from columns.derived import dc_compensation, psc_to_conductance, psp_to_psc, scaled_synapse_number, total_synapse_number
 from columns.params import CELL_TYPES, LAYERS, CellParams, ColumnParams, PathwayParams, PopulationParams
@@ -154,7 +155,7 @@ def validate_column_params(params: ColumnParams) -> None:
     ConfigError
         Unknown population names in pathways or charge_populations (with a suggestion),
         probabilities outside [0, 1), non-positive scales or sizes, wrong units (naming the
-        parameter and the expected unit), an unknown cell model or background kind.
+        parameter and the expected unit), an unknown cell model, background kind or sampler.
     """
     if not params.populations:
         raise ConfigError("a column needs at least one population")
@@ -169,6 +170,8 @@ def validate_column_params(params: ColumnParams) -> None:
     bg = params.background
     if bg.kind not in ("poisson", "dc"):
         raise ConfigError(f"background kind must be 'poisson' or 'dc', got {bg.kind!r}{suggest(bg.kind, ('poisson', 'dc'))}")
+    if bg.sampler not in SAMPLERS:
+        raise ConfigError(f"background sampler must be one of {SAMPLERS}, got {bg.sampler!r}{suggest(bg.sampler, SAMPLERS)}")
     require_unit(bg.rate, hertz, "background rate")
     require_unit(bg.psp, volt, "background psp")
     if bg.scale < 0 or float(bg.rate) < 0:
@@ -647,13 +650,19 @@ class LaminarColumn:
         return f"LaminarColumn({self.station!r}, {len(self.populations)} populations, {n} neurons)"
 
 
-def poisson_input(group: NeuronGroup, variable: str, *, n_inputs: int, rate: Quantity, weight: Quantity, name: str) -> Any:
+def poisson_input(group: NeuronGroup, variable: str, *, n_inputs: int, rate: Quantity, weight: Quantity, name: str,
+                  slot: int | None = None) -> Any:
     """Independent Poisson input of ``n_inputs`` sources of ``rate`` onto every neuron.
 
-    Like :class:`brian2.PoissonInput` (a binomial draw per neuron and time step, Brian docs
-    "Efficient Poisson inputs"), but with stable names for the operation and its binomial
-    function: ``PoissonInput`` names them ``poissoninput*``, which defeats the code cache.
-    The time step is read from the group's clock when this is called.
+    In every time step each neuron receives a ``Binomial(n_inputs, rate * dt)`` count of
+    input spikes times ``weight``, as with :class:`brian2.PoissonInput` (Brian docs
+    "Efficient Poisson inputs"). With ``slot``, the counts are drawn by event gaps
+    (:mod:`columns.background`: same process, random draws only at steps that have an
+    event), keeping the step of each neuron's next event in the group's
+    ``bg_next<slot>`` variable; without it (or if the group lacks that variable) by a
+    binomial draw per neuron and step. Either way the operation and its functions have
+    stable names (``PoissonInput`` names them ``poissoninput*``, which defeats the code
+    cache). The time step is read from the group's clock when this is called.
 
     Parameters
     ----------
@@ -666,7 +675,10 @@ def poisson_input(group: NeuronGroup, variable: str, *, n_inputs: int, rate: Qua
     weight : Quantity
         Increment per input spike, in the unit of ``variable``.
     name : str
-        Name of the operation; the binomial function is ``{name}_binomial``.
+        Name of the operation; its functions are ``{name}_advance``/``{name}_count``
+        (event gaps) or ``{name}_binomial``.
+    slot : int, optional
+        The group's event-gap state to use (:func:`columns.background.sampler_variables`).
 
     Returns
     -------
@@ -675,10 +687,41 @@ def poisson_input(group: NeuronGroup, variable: str, *, n_inputs: int, rate: Qua
     """
     require_unit(rate, hertz, f"rate of {name!r}")
     require_unit(weight, Quantity(1, dim=group.variables[variable].dim), f"weight of {name!r}")
-    binomial = BinomialFunction(int(n_inputs), float(rate * group.clock.dt), name=f"{name}_binomial")
-    group.namespace[binomial.name] = binomial
+    p = float(rate * group.clock.dt)
     group.namespace[f"{name}_weight"] = weight
+    state = sampler_variable(slot) if slot is not None else None
+    if state is not None and state in group.variables and p > 0:
+        group.namespace.update(event_gap_functions(int(n_inputs), p, name))
+        code = (f"{state} = {name}_advance(t_in_timesteps, {state})\n"
+                f"{variable} += {name}_count(t_in_timesteps, {state})*{name}_weight")
+        return group.run_regularly(code, when="synapses", name=name)
+    binomial = BinomialFunction(int(n_inputs), p, name=f"{name}_binomial")
+    group.namespace[binomial.name] = binomial
     return group.run_regularly(f"{variable} += {binomial.name}()*{name}_weight", when="synapses", name=name)
+
+
+def _poisson_inputs(params: ColumnParams, derived: ColumnDerived) -> dict[str, list[tuple[str, str, int, Quantity, Quantity]]]:
+    """The Poisson inputs of every population: ``(object name suffix, variable, sources, rate, weight)``.
+
+    The background first, then one input per replaced presynaptic population; a
+    population's k-th input uses event-gap slot k.
+    """
+    bg = params.background
+    out: dict[str, list[tuple[str, str, int, Quantity, Quantity]]] = {name: [] for name in params.populations}
+    for name in params.populations:
+        if bg.enabled and bg.kind == "poisson" and derived.background_indegree[name] > 0 and bg.scale > 0:
+            out[name].append(("background", target_variable(params.background_current, params.cell_model),
+                              derived.background_indegree[name], bg.rate * bg.scale, derived.background_weight[name]))
+    for (src, tgt), pw in params.replaced_pathways.items():
+        n_in = derived.replaced_indegree[(src, tgt)]
+        if n_in == 0:
+            continue
+        post = params.populations[tgt]
+        psc = _psc(pw.psp_mean, post.cell) / np.sqrt(params.effective_k_scale)
+        out[tgt].append((f"{src}_replacement", target_variable(_replacement_current(params, pw), params.cell_model), n_in,
+                         params.replaced_populations[src].full_rate,
+                         _to_model_weight(psc, pw.psp_mean, post.cell, params.cell_model)))
+    return out
 
 
 def _group_key(cell: CellParams, currents: Mapping[str, str], model: str, charges: bool) -> tuple:
@@ -751,9 +794,11 @@ def build_column(
         v_init[name] = init_rng.normal(float(pop.v_init_mean / volt), float(pop.v_init_std / volt), derived.sizes[name])
         key = _group_key(pop.cell, derived.currents[name], params.cell_model, name in params.charge_populations)
         buckets.setdefault(key if merge else (name,), []).append(name)
+    poisson_inputs = _poisson_inputs(params, derived)
     for k, names in enumerate(buckets.values()):
         first = params.populations[names[0]]
         n_total = sum(derived.sizes[name] for name in names)
+        n_slots = max(len(poisson_inputs[name]) for name in names) if params.background.sampler == "event_gaps" else 0
         holder = make_population(
             f"{station}_{names[0]}" if len(names) == 1 else f"{station}_cells{k}",
             n_total,
@@ -763,6 +808,7 @@ def build_column(
             charges=names[0] in params.charge_populations,
             ff_current=params.ff_current,
             hooks=column.hooks,
+            sampler_slots=n_slots,
         )
         column.neuron_groups.append(holder)
         start = 0
@@ -830,35 +876,14 @@ def build_column(
                 column.populations[src], column.populations[tgt],
             )
             start += len(pre)
-    bg = params.background
-    for name, group in column.populations.items():
-        if bg.enabled and bg.kind == "poisson" and derived.background_indegree[name] > 0 and bg.scale > 0:
-            obj_name = f"{group.name}_background"
+    event_gaps = params.background.sampler == "event_gaps"
+    for name, inputs in poisson_inputs.items():
+        group = column.populations[name]
+        for slot, (suffix, variable, n_in, rate, weight) in enumerate(inputs):
+            obj_name = f"{group.name}_{suffix}"
             column.background[obj_name] = poisson_input(
-                group,
-                target_variable(params.background_current, params.cell_model),
-                n_inputs=derived.background_indegree[name],
-                rate=bg.rate * bg.scale,
-                weight=derived.background_weight[name],
-                name=obj_name,
+                group, variable, n_inputs=n_in, rate=rate, weight=weight, name=obj_name, slot=slot if event_gaps else None
             )
-    for (src, tgt), pw in params.replaced_pathways.items():
-        n_in = derived.replaced_indegree[(src, tgt)]
-        if n_in == 0:
-            continue
-        group = column.populations[tgt]
-        post = params.populations[tgt]
-        psc = _psc(pw.psp_mean, post.cell) / np.sqrt(params.effective_k_scale)
-        current = _replacement_current(params, pw)
-        obj_name = f"{group.name}_{src}_replacement"
-        column.background[obj_name] = poisson_input(
-            group,
-            target_variable(current, params.cell_model),
-            n_inputs=n_in,
-            rate=params.replaced_populations[src].full_rate,
-            weight=_to_model_weight(psc, pw.psp_mean, post.cell, params.cell_model),
-            name=obj_name,
-        )
     logger.info(
         "column %s: %d neurons, %d synapses",
         station,

@@ -195,6 +195,12 @@ class BackgroundParams:
         PSP of one external input.
     delay : Quantity (second)
         Delay of the external input (irrelevant for Poisson statistics; kept for the record).
+    sampler : str
+        How the Poisson counts are drawn (same statistics, other random draws; see
+        :mod:`columns.background`): ``"event_gaps"`` (draws only at steps with an event,
+        default) or ``"per_step"`` (a binomial draw per neuron and step, as Brian2's
+        ``PoissonInput``; runs made before 2026-11-23, session 4). Also used for the
+        Poisson inputs that replace missing populations.
     """
 
     enabled: bool = True
@@ -203,6 +209,7 @@ class BackgroundParams:
     scale: float = 1.0
     psp: Quantity = field(default_factory=lambda: 0.15 * mV)  # PD14 Table 5 (w)
     delay: Quantity = field(default_factory=lambda: 1.5 * ms)  # PD14 reference delay_poisson
+    sampler: str = "event_gaps"
 
 
 DEFAULT_BACKGROUND = BackgroundParams()

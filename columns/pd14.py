@@ -211,6 +211,7 @@ def pd14_params(
     k_scale: float | None = None,
     background: str = "poisson",
     pathway_resolved: bool = False,
+    sampler: str = "event_gaps",
 ) -> ColumnParams:
     """ColumnParams of the full 8-population PD14 microcircuit.
 
@@ -224,6 +225,8 @@ def pd14_params(
     pathway_resolved : bool
         Pathway-resolved currents (``I_l23, I_l4, I_l5, I_l6, I_pv``) instead of
         ``I_exc``/``I_inh``; the dynamics are identical, the lumped form is faster.
+    sampler : str
+        How the Poisson background is drawn (:class:`columns.params.BackgroundParams`).
 
     Returns
     -------
@@ -243,7 +246,7 @@ def pd14_params(
         pathways=pd14_pathways(pathway_resolved=pathway_resolved),
         n_scale=scale,
         k_scale=k_scale,
-        background=BackgroundParams(kind=background),
+        background=BackgroundParams(kind=background, sampler=sampler),
         background_current="bg" if pathway_resolved else "exc",
     )
 

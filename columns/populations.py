@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from brian2 import NeuronGroup, second
 
 from analysis.errors import ConfigError
+from columns.background import sampler_variable, sampler_variables
 from columns.cell_models import HOOKS, REFRACTORY, RESET, THRESHOLD, integration_method, lif_equations
 from columns.params import CellParams
 
@@ -32,6 +33,7 @@ def make_population(
     charges: bool = False,
     ff_current: str = "ff",
     hooks: Collection[str] = HOOKS,
+    sampler_slots: int = 0,
 ) -> NeuronGroup:
     """Build the NeuronGroup of one population.
 
@@ -53,6 +55,9 @@ def make_population(
         Pathway scaled by ``gain_ff``.
     hooks : collection of str
         Manipulation hooks (see :func:`columns.cell_models.lif_equations`; default all).
+    sampler_slots : int
+        Per-cell states for event-gap Poisson inputs (:mod:`columns.background`), set to
+        -1 (nothing drawn yet).
 
     Returns
     -------
@@ -67,6 +72,8 @@ def make_population(
     if int(n) != n or n < 1:
         raise ConfigError(f"size of population {name!r} must be a positive integer, got {n}")
     eqs = lif_equations(currents, model=model, charges=charges, ff_current=ff_current, hooks=hooks)
+    if sampler_slots:
+        eqs += sampler_variables(sampler_slots)
     group = NeuronGroup(
         int(n),
         eqs,
@@ -78,6 +85,8 @@ def make_population(
         name=name,
     )
     group.v = cell.v_rest
+    for slot in range(sampler_slots):
+        setattr(group, sampler_variable(slot), -1.0)
     if "gain" in hooks:
         group.gain_ff = 1.0
     if "silence" in hooks:

@@ -123,3 +123,23 @@ def test_rate_matching_without_residual_fails_before_creating_anything(tmp_path)
         run_experiment("edge-tuning", tmp_path / "x", variants=["hierarchical_rate_matched"], n_seeds=1,
                        scale=0.05, device="runtime", overrides=TINY, progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_resume_counts_a_run_without_the_sampler_key_as_per_step(tiny_results, monkeypatch):
+    """Runs made before ``run.background_sampler`` existed drew the background per step:
+    resuming them with the new default (event gaps) would mix two samplers, so it is refused;
+    asking for ``per_step`` reuses them."""
+    from circuits import experiments
+
+    out, _ = tiny_results
+    path = sorted((out / "runs").glob("*.h5"))[0]
+    stored = experiments.read_config(path)
+    cfg = {table: dict(stored[table]) for table in experiments._RESUME_TABLES}
+    older = json.loads(json.dumps(stored))
+    del older["run"]["background_sampler"]
+    monkeypatch.setattr(experiments, "read_config", lambda p: older)
+    cfg["run"]["background_sampler"] = "event_gaps"
+    with pytest.raises(ConfigError, match=r"other run settings \(run.background_sampler\)"):
+        experiments._check_resumed(path, cfg)
+    cfg["run"]["background_sampler"] = "per_step"
+    experiments._check_resumed(path, cfg)
