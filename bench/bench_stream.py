@@ -148,21 +148,36 @@ def measure(label: str, device: str, threads: int, scale: float, stimulus: dict,
     return entry
 
 
-def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tuple | None = None) -> dict:
-    """Measure the stream and write ``out_dir/stream.json``."""
+def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tuple | None = None,
+        memory_run: bool = True) -> dict:
+    """Measure the stream and write ``out_dir/stream.json``.
+
+    With a subset of ``configs``/``scales`` (or ``memory_run=False``), the entries of an
+    existing ``stream.json`` for the other (config, scale) pairs (and its memory run) are kept.
+    """
     from analysis.outputs import write_json
     from analysis.provenance import collect_provenance
 
+    subset = configs != CONFIGS or scales not in (None, SCALES) or not memory_run
     scales = scales or ((1.0,) if quick else SCALES)
     chosen = configs[:1] if quick else configs
     results = []
+    previous_path = Path(out_dir) / "stream.json"
+    previous = json.loads(previous_path.read_text()) if subset and previous_path.exists() else {}
     with tempfile.TemporaryDirectory(prefix="bench_stream_") as tmp:
         for scale in scales:
             for label, device, threads in chosen:
                 results.append(measure(label, device, threads, scale, PROTOCOL, Path(tmp)))
-        memory = measure("memory_60s", "cpp_standalone", 1, 1.0, MEMORY_PROTOCOL, Path(tmp))
-    memory["target_gib"] = MEMORY_TARGET_GIB
-    memory["passed"] = bool("error" not in memory and memory["peak_rss_mib"] / 1024 < MEMORY_TARGET_GIB)
+        memory = measure("memory_60s", "cpp_standalone", 1, 1.0, MEMORY_PROTOCOL, Path(tmp)) if memory_run else None
+    if memory is None:
+        memory = previous.get("memory_60s", {"error": "not measured"})
+    else:
+        memory["target_gib"] = MEMORY_TARGET_GIB
+        memory["passed"] = bool("error" not in memory and memory["peak_rss_mib"] / 1024 < MEMORY_TARGET_GIB)
+    if previous:
+        done = {(r["config"], r["scale"]) for r in results}
+        kept = [r for r in previous.get("results", []) if (r["config"], r["scale"]) not in done]
+        results = sorted(kept + results, key=lambda r: (r["scale"], r["config"]))
     report = {
         "benchmark": "stream",
         "note": ("Default stream (LGN, V1, V2, V4, IT), residual, seed 1, 8 orientations x 2 repeats of 0.25 s "
@@ -183,12 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG_JSON", "OUT"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--configs", default="", help="comma-separated subset of " + ",".join(c[0] for c in CONFIGS))
+    parser.add_argument("--scales", default="", help="comma-separated scales (default 0.5,1,2)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the 60 s memory run (keep the stored one)")
     args = parser.parse_args(argv)
     if args.worker:
         _worker(*args.worker)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run(Path(args.out), quick=args.quick)
+    wanted = args.configs.split(",") if args.configs else None
+    configs = tuple(c for c in CONFIGS if not wanted or c[0] in wanted)
+    scales = tuple(float(x) for x in args.scales.split(",")) if args.scales else None
+    run(Path(args.out), quick=args.quick, configs=configs, scales=scales, memory_run=not args.no_memory)
     return 0
 
 

@@ -140,3 +140,20 @@ def test_pd14_dc_background_target(report):
     assert [(t["what"], t["measured"], t["met"]) for t in section["targets"]] == [
         ("PD14 0.1 DC background, cpp_standalone 2 threads: real-time factor", 0.42, True)]
     assert "| 0.1 | cpp_standalone_1t_dc |" in section["tables"][0]
+
+
+def test_stream_bench_subset_keeps_the_other_entries(tmp_path, monkeypatch):
+    """``bench_stream.py --configs/--scales/--no-memory`` replaces only what it measured."""
+    spec = importlib.util.spec_from_file_location("bench_stream_under_test", REPORT.parent / "bench_stream.py")
+    bench_stream = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_stream)
+    old = [{"config": c, "scale": s, "simulate_s_per_bio_s": 9.0} for c in ("cpp_standalone_1t", "cython") for s in (0.5, 1.0)]
+    (tmp_path / "stream.json").write_text(json.dumps({"results": old, "memory_60s": {"peak_rss_mib": 675.0}}))
+    monkeypatch.setattr(bench_stream, "measure", lambda label, device, threads, scale, protocol, tmp: {
+        "config": label, "scale": scale, "simulate_s_per_bio_s": 1.0})
+    doc = bench_stream.run(tmp_path, configs=bench_stream.CONFIGS[:1], scales=(1.0,), memory_run=False)
+    by_key = {(r["config"], r["scale"]): r["simulate_s_per_bio_s"] for r in doc["results"]}
+    # the measured pair is replaced, the three others kept; the stored memory run is kept
+    assert by_key == {("cpp_standalone_1t", 0.5): 9.0, ("cpp_standalone_1t", 1.0): 1.0,
+                      ("cython", 0.5): 9.0, ("cython", 1.0): 9.0}
+    assert doc["memory_60s"] == {"peak_rss_mib": 675.0}
