@@ -658,9 +658,9 @@ def poisson_input(group: NeuronGroup, variable: str, *, n_inputs: int, rate: Qua
     input spikes times ``weight``, as with :class:`brian2.PoissonInput` (Brian docs
     "Efficient Poisson inputs"). With ``slot``, the counts are drawn by event gaps
     (:mod:`columns.background`: same process, random draws only at steps that have an
-    event), keeping the step of each neuron's next event in the group's
-    ``bg_next<slot>`` variable; without it (or if the group lacks that variable) by a
-    binomial draw per neuron and step. Either way the operation and its functions have
+    event), keeping each neuron's next event (its step and count) in the group's
+    ``bg_next<slot>`` variable; without it (or if the group lacks that variable, or the
+    rate is 0) by a binomial draw per neuron and step. Either way the operation and its functions have
     stable names (``PoissonInput`` names them ``poissoninput*``, which defeats the code
     cache). The time step is read from the group's clock when this is called.
 
