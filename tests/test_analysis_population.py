@@ -160,3 +160,16 @@ def test_docstring_examples_run():
     result = doctest.testmod(analysis.population)
     # every Examples section of the module runs and prints what its docstring says
     assert result.failed == 0 and result.attempted >= 18
+
+
+def test_decoders_run_with_one_blas_thread():
+    """The fits run single-threaded in BLAS (analysis.population._one_blas_thread), and the
+    limit is lifted afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from analysis.population import _one_blas_thread
+
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    inside = _one_blas_thread(lambda: [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"])()
+    assert inside and all(n == 1 for n in inside)
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
