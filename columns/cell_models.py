@@ -68,19 +68,17 @@ __all__ = [
 #: (``columns.column.build_column``) are silenced independently. This is the membrane with
 #: every manipulation hook (:data:`HOOKS`); :func:`lif_equations` leaves out the hooks a
 #: network does not use.
-MEMBRANE = Equations(
-    """
-    dv/dt = (v_rest - v)/tau_m + (I_syn_exc + I_syn_inh + I_ext)/c_m : volt (unless refractory)
-    I_ext = I_dc + I_tonic + I_silence : amp
-    I_silence = -silence_amplitude*int(t >= silence_start)*int(t < silence_stop) : amp
-    I_dc : amp
-    I_tonic : amp
-    gain_ff : 1
-    silence_amplitude : amp
-    silence_start : second
-    silence_stop : second
-    """
+_DV = "dv/dt = (v_rest - v)/tau_m + (I_syn_exc + I_syn_inh + I_ext)/c_m : volt (unless refractory)"
+_SILENCE = (
+    "I_silence = -silence_amplitude*int(t >= silence_start)*int(t < silence_stop) : amp",
+    "silence_amplitude : amp",
+    "silence_start : second",
+    "silence_stop : second",
 )
+MEMBRANE = Equations("\n".join(
+    [_DV, "I_ext = I_dc + I_tonic + I_silence : amp", _SILENCE[0], "I_dc : amp", "I_tonic : amp", "gain_ff : 1",
+     *_SILENCE[1:]]
+))
 
 #: Manipulation hooks of the membrane: ``"tonic"`` (``I_tonic``), ``"silence"`` (the
 #: silencing window) and ``"gain"`` (``gain_ff``). Each costs per-cell state read at every
@@ -88,30 +86,19 @@ MEMBRANE = Equations(
 #: neutral (``x + 0``, ``x - 0`` and ``1*x`` are exact in IEEE arithmetic).
 HOOKS = ("tonic", "silence", "gain")
 
-#: The hook-free membrane: ``I_ext = I_dc``.
-_MEMBRANE_CORE = """
-    dv/dt = (v_rest - v)/tau_m + (I_syn_exc + I_syn_inh + I_ext)/c_m : volt (unless refractory)
-    I_dc : amp
-    """
-
 
 def _membrane(hooks: frozenset[str]) -> Equations:
     """The membrane equations with the given hooks (:data:`MEMBRANE` when all are present)."""
     if hooks == frozenset(HOOKS):
         return MEMBRANE
     terms = ["I_dc"] + (["I_tonic"] if "tonic" in hooks else []) + (["I_silence"] if "silence" in hooks else [])
-    lines = [_MEMBRANE_CORE, f"I_ext = {' + '.join(terms)} : amp"]
+    lines = [_DV, f"I_ext = {' + '.join(terms)} : amp", "I_dc : amp"]
     if "tonic" in hooks:
         lines.append("I_tonic : amp")
     if "gain" in hooks:
         lines.append("gain_ff : 1")
     if "silence" in hooks:
-        lines += [
-            "I_silence = -silence_amplitude*int(t >= silence_start)*int(t < silence_stop) : amp",
-            "silence_amplitude : amp",
-            "silence_start : second",
-            "silence_stop : second",
-        ]
+        lines += _SILENCE
     return Equations("\n".join(lines))
 
 
