@@ -25,6 +25,9 @@ from pathlib import Path
 
 from columns.cell_models import HOOKS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from subset import keep_unmeasured  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 logger = logging.getLogger("bench_pd14")
@@ -165,9 +168,7 @@ def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tu
     tmp.rmdir()
     previous = Path(out_dir) / "pd14.json"
     if previous.exists() and (configs != CONFIGS or scales not in ((0.1, 0.25), (0.05,)) or dc_configs != DC_CONFIGS):
-        done = {(r.get("config"), r["scale"]) for r in results}
-        kept = [r for r in json.loads(previous.read_text()).get("results", []) if (r.get("config"), r["scale"]) not in done]
-        results = sorted(kept + results, key=lambda r: (r["scale"], r.get("config", "")))
+        results = keep_unmeasured(json.loads(previous.read_text()).get("results", []), results)
     report = {
         "benchmark": "pd14",
         "note": ("PD14 (Poisson background; *_dc: DC background), 1 seed, 0.5 s transient + 1 s; one subprocess per configuration; "

@@ -32,6 +32,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from subset import keep_unmeasured  # noqa: E402
 logger = logging.getLogger("bench_stream")
 
 #: (label, device, threads)
@@ -175,9 +177,7 @@ def run(out_dir: Path, quick: bool = False, configs: tuple = CONFIGS, scales: tu
         memory["target_gib"] = MEMORY_TARGET_GIB
         memory["passed"] = bool("error" not in memory and memory["peak_rss_mib"] / 1024 < MEMORY_TARGET_GIB)
     if previous:
-        done = {(r["config"], r["scale"]) for r in results}
-        kept = [r for r in previous.get("results", []) if (r["config"], r["scale"]) not in done]
-        results = sorted(kept + results, key=lambda r: (r["scale"], r["config"]))
+        results = keep_unmeasured(previous.get("results", []), results)
     report = {
         "benchmark": "stream",
         "note": ("Default stream (LGN, V1, V2, V4, IT), residual, seed 1, 8 orientations x 2 repeats of 0.25 s "
