@@ -125,10 +125,14 @@ def run_stream_experiment(args: argparse.Namespace) -> int:
     out = args.out or f"output/{args.name}"
     # The runtime device of the stream compiles with Cython (the numpy target is ~80x slower
     # than real time at scale 1); tests and short checks use the configuration's numpy default.
-    overrides = {"run": {"codegen_target": "cython"}} if args.device == "runtime" else {}
+    overrides: dict[str, dict[str, Any]] = {"run": {"codegen_target": "cython"}} if args.device == "runtime" else {}
+    for key, value in experiment_settings(args.set or []).items():
+        table, name = key.split(".", 1)
+        overrides.setdefault(table, {})[name] = value
     results = run_experiment(
         args.name, out, variants=args.variants, n_seeds=args.seeds or 5, scale=args.scale,
         device=args.device, threads=args.threads, overwrite=args.overwrite, overrides=overrides,
+        analyse_only=args.analyse_only,
     )
     print(print_table(results))
     for prediction, verdict in results["verdicts"].items():
@@ -137,11 +141,49 @@ def run_stream_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Keys an experiment sets from its own options, not from ``--set``.
+_EXPERIMENT_OWNED = {
+    "run.scale": "use --scale", "run.device": "use --device", "run.threads": "use --threads",
+    "stream.variant": "use --variants",
+}
+
+
+def experiment_settings(items: Sequence[str]) -> dict[str, Any]:
+    """``--set TABLE.KEY=VALUE`` items of ``experiment`` → ``{"TABLE.KEY": value}``, one value each.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key (with the nearest valid one), several values, or a key the experiment
+        sets from its own options.
+
+    Examples
+    --------
+    >>> experiment_settings(["run.background_sampler=per_step", "stimulus.repeats=5"])
+    {'run.background_sampler': 'per_step', 'stimulus.repeats': 5}
+    """
+    from circuits.sweep import parse_assignments
+
+    settings = {}
+    for key, values in parse_assignments(items).items():
+        if key in _EXPERIMENT_OWNED:
+            raise ConfigError(f"--set {key}: set by the experiment's own option; {_EXPERIMENT_OWNED[key]}")
+        if len(values) != 1:
+            raise ConfigError(f"--set {key}: one value per key in an experiment, got {len(values)} "
+                              "(grids of values are `ventral-columns sweep`)")
+        settings[key] = values[0]
+    return settings
+
+
 def _cmd_experiment(args: argparse.Namespace) -> int:
     import importlib
 
     if args.device is None:
         args.device = "runtime" if args.name == "pd14" else "cpp_standalone"
+    if args.set and args.name == "pd14":
+        raise ConfigError("--set: pd14 takes its parameters from the PD14 preset (use `ventral-columns run` with a CONFIG)")
+    if args.analyse_only and args.name == "pd14":
+        raise ConfigError("--analyse-only: pd14 has no separate analysis step (its runs are analysed as they finish)")
     module_name, func_name = EXPERIMENTS[args.name].split(":")
     return int(getattr(importlib.import_module(module_name), func_name)(args) or 0)
 
@@ -244,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--threads", type=_positive_int, default=1, help="OpenMP threads (cpp_standalone)")
     exp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     exp.add_argument("--variants", nargs="+", default=None, help="topology variants to run")
+    exp.add_argument("--set", action="append", default=None, metavar="TABLE.KEY=VALUE",
+                     help="override one configuration key in every run, e.g. run.background_sampler=per_step "
+                          "(keys as in `ventral-columns config show`; repeatable)")
+    exp.add_argument("--analyse-only", action="store_true",
+                     help="simulate nothing: recompute results.json, report.md and figures from the finished runs "
+                          "in --out (the previous results.json is kept as results.before-<time>.json)")
     exp.set_defaults(handler=_cmd_experiment)
 
     for register in _EXTRA_COMMANDS:

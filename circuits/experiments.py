@@ -33,6 +33,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,9 +199,12 @@ def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
       repeats (Ringach et al. 2002).
     * ``osi_shuffled``: the same with orientation labels permuted across trials (the
       untuned control; finite repeats give untuned cells an OSI above 0).
-    * ``decoding_accuracy``: 5-fold cross-validated multinomial logistic regression of
+    * ``decoding_accuracy``: cross-validated multinomial logistic regression of
       orientation from the spike counts of :data:`DECODER_CELLS` randomly drawn cells
-      (10 draws), chance 1/n_orientations; ``decoding_chance`` is that chance level.
+      (10 draws), chance 1/n_orientations; ``decoding_chance`` is that chance level. The
+      folds (5, or the repeats of each orientation × phase when fewer) are stratified on
+      orientation × phase: stratified on orientation alone, a population whose response
+      depends on phase decodes below chance (see :func:`analysis.population.decode_accuracy`).
     * ``rate_evoked``: mean rate in the response window, spikes/s.
     """
     trials = record.trials
@@ -210,6 +214,8 @@ def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
     if window <= 0:
         raise ConfigError(f"stimulus duration {duration} s is shorter than the response delay {RESPONSE_DELAY} s")
     oris = np.unique(ori)
+    # gratings of one orientation at several phases are different conditions for the decoder
+    phase = np.nan_to_num(np.asarray(trials["phase_deg"], float)) if "phase_deg" in trials else np.zeros_like(ori)
     out: dict[tuple[str, str, str], float] = {}
     groups = [("lgn", "lgn", "all")] + _population_layers(record)
     for population, station, layer in groups:
@@ -228,10 +234,10 @@ def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
             out[(station, layer, "osi")] = math.nan
             out[(station, layer, "osi_shuffled")] = math.nan
         n_cells = min(DECODER_CELLS, counts.shape[1])
-        per_class = np.bincount(np.searchsorted(oris, ori)).min()
-        if n_cells >= 2 and per_class >= 2:
+        per_stratum = np.unique(np.stack([ori, phase], axis=1), axis=0, return_counts=True)[1].min()
+        if n_cells >= 2 and per_stratum >= 2:
             result = decode_accuracy(counts, np.searchsorted(oris, ori), n_cells=n_cells, n_subsamples=10,
-                                     n_folds=int(min(5, per_class)), seed=0)
+                                     n_folds=int(min(5, per_stratum)), seed=0, conditions=phase)
             out[(station, layer, "decoding_accuracy")] = float(result.accuracy)
             out[(station, layer, "decoding_chance")] = float(result.chance)
     return out
@@ -516,6 +522,7 @@ def run_experiment(
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
     first_seed: int = 1,
+    analyse_only: bool = False,
 ) -> dict[str, Any]:
     """Run every variant × seed of an experiment (resuming finished runs), then analyse.
 
@@ -534,6 +541,11 @@ def run_experiment(
         Override the configuration's ``run`` table.
     overrides : dict, optional
         Further configuration tables (e.g. shorter protocols for tests).
+    analyse_only : bool
+        Simulate nothing: recompute ``results.json``, ``report.md`` and the figures from the
+        finished runs (all must be there, made with the same settings), e.g. after an
+        analysis was corrected. The previous ``results.json`` is kept as
+        ``results.before-<UTC time>.json``.
 
     Returns
     -------
@@ -541,12 +553,14 @@ def run_experiment(
         The ``results.json`` document.
     """
     spec = get_spec(name)
+    if analyse_only and overwrite:
+        raise ConfigError("--analyse-only keeps the runs and --overwrite reruns them: pass one of the two")
     variants = tuple(variants or spec.variants)
     if int(n_seeds) != n_seeds or n_seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {n_seeds}")
     out = Path(out)
     results_path = out / "results.json"
-    if results_path.exists() and not overwrite:
+    if results_path.exists() and not (overwrite or analyse_only):
         raise OutputExistsError(f"{results_path} exists; pass --overwrite to run the experiment again")
     options = {"scale": scale, "device": device, "threads": threads, "overrides": overrides or {}}
     seeds = list(range(first_seed, first_seed + n_seeds))
@@ -566,7 +580,14 @@ def run_experiment(
     if not overwrite:
         for key in set(configs) - set(todo):
             _check_resumed(runs / run_filename(*key), configs[key])
-    if len(todo) < len(configs):
+    if analyse_only:
+        if todo:
+            raise ConfigError(f"--analyse-only: {len(todo)} of {len(configs)} runs are not finished in {runs} (first: "
+                              f"{run_filename(*todo[0])}); run the experiment without --analyse-only to finish them")
+        if results_path.exists():
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            results_path.rename(out / f"results.before-{stamp}.json")
+    elif len(todo) < len(configs):
         logger.info("resuming: %d of %d runs already finished", len(configs) - len(todo), len(configs))
     # residual runs first: rate matching reads them
     todo.sort(key=lambda key: key[0] == "hierarchical_rate_matched")

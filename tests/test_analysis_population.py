@@ -173,3 +173,49 @@ def test_decoders_run_with_one_blas_thread():
     inside = _one_blas_thread(lambda: [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"])()
     assert inside and all(n == 1 for n in inside)
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
+def _phase_only(rng, n_orientations=8, n_phases=4, n_repeats=3, n_cells=40, amplitude=3.0):
+    """Balanced orientation × phase design whose responses depend on the phase alone."""
+    pattern = rng.normal(size=(n_phases, n_cells))
+    ori, phase = np.meshgrid(np.arange(n_orientations), np.arange(n_phases), indexing="ij")
+    ori, phase = np.repeat(ori.ravel(), n_repeats), np.repeat(phase.ravel(), n_repeats)
+    return amplitude * pattern[phase] + rng.normal(size=(ori.size, n_cells)), ori, phase
+
+
+def test_decoder_conditions_remove_the_below_chance_bias():
+    # In a balanced design the labels are independent of a response that depends on the phase
+    # only, so the expected accuracy of any unbiased estimate is chance (1/8). Folds stratified
+    # on the label alone under-represent the held-out trial's phase within its class and score
+    # below chance (Jamalabadi et al. 2016); stratified on label x phase they must not.
+    with_conditions, label_only, n_predictions = [], [], 0
+    for k in range(16):
+        responses, ori, phase = _phase_only(np.random.default_rng(k))
+        n_predictions += ori.size
+        label_only.append(decode_accuracy(responses, ori, n_subsamples=1, n_folds=3, seed=k).accuracy)
+        with_conditions.append(decode_accuracy(responses, ori, n_subsamples=1, n_folds=3, seed=k,
+                                               conditions=phase).accuracy)
+    # 99 % binomial interval of the pooled held-out predictions at chance 1/8 (scipy.stats.binom)
+    low, high = np.array(stats.binom.interval(0.99, n_predictions, 1 / 8)) / n_predictions
+    assert low <= np.mean(with_conditions) <= high
+    assert np.mean(label_only) < low
+
+
+def test_decoder_conditions_equal_to_labels_change_nothing():
+    rng = np.random.default_rng(5)
+    responses, labels = _classes(rng, n_per_class=10, separation=0.3)
+    plain = decode_accuracy(responses, labels, n_cells=20, n_subsamples=3, seed=2)
+    # conditions that coincide with the labels (in any coding) give the same strata, hence the same folds
+    same = decode_accuracy(responses, labels, n_cells=20, n_subsamples=3, seed=2, conditions=-3 * labels)
+    np.testing.assert_array_equal(plain.accuracy_per_subsample, same.accuracy_per_subsample)
+    shuffled = decode_accuracy(responses, labels, n_cells=20, n_subsamples=3, seed=2, shuffle_labels=True)
+    same = decode_accuracy(responses, labels, n_cells=20, n_subsamples=3, seed=2, shuffle_labels=True, conditions=labels)
+    np.testing.assert_array_equal(shuffled.accuracy_per_subsample, same.accuracy_per_subsample)
+
+
+def test_decoder_conditions_bad_inputs():
+    responses, ori, phase = _phase_only(np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=r"n_folds: must lie in \[2, 3\] \(smallest label x condition"):
+        decode_accuracy(responses, ori, n_folds=4, conditions=phase)
+    with pytest.raises(SpikeDataError, match="conditions: needs one condition per trial"):
+        decode_accuracy(responses, ori, conditions=phase[:-1])

@@ -143,3 +143,46 @@ def test_resume_counts_a_run_without_the_sampler_key_as_per_step(tiny_results, m
         experiments._check_resumed(path, cfg)
     cfg["run"]["background_sampler"] = "per_step"
     experiments._check_resumed(path, cfg)
+
+
+def test_analyse_only_recomputes_results_from_the_finished_runs(tiny_results, monkeypatch):
+    import numpy as np
+
+    import circuits.experiments as experiments
+
+    out, results = tiny_results
+    runs_before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.h5")}
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("conditions"))
+        return decode(*args, **kwargs)
+
+    decode = experiments.decode_accuracy
+    monkeypatch.setattr(experiments, "decode_accuracy", spy)
+    again = run_experiment("edge-tuning", out, variants=["residual", "hierarchical"], n_seeds=1, scale=0.05,
+                           device="runtime", overrides=TINY, progress=False, analyse_only=True)
+    # nothing simulated; the same runs give the same metrics (the analysis is seeded)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.h5")} == runs_before
+    assert again["metrics"] == json.loads(json.dumps(results["metrics"]))
+    kept = sorted(out.glob("results.before-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["metrics"] == again["metrics"]
+    kept[0].unlink()
+    # the decoder's folds are stratified on orientation x phase: it received each trial's phase
+    from analysis.hdf5_io import read_spike_record
+
+    phases = np.asarray(read_spike_record(out / "runs" / "residual_seed1.h5").trials["phase_deg"], float)
+    assert phases.size == 8  # 4 orientations x 1 phase x 2 repeats
+    assert seen and all(c is not None and np.array_equal(c, phases) for c in seen)
+
+
+def test_analyse_only_needs_every_run_and_excludes_overwrite(tiny_results, tmp_path):
+    out, _ = tiny_results
+    with pytest.raises(ConfigError, match="pass one of the two"):
+        run_experiment("edge-tuning", out, variants=["residual"], n_seeds=1, scale=0.05, device="runtime",
+                       overrides=TINY, progress=False, analyse_only=True, overwrite=True)
+    with pytest.raises(ConfigError, match=r"--analyse-only: 1 of 1 runs are not finished .*residual_seed2.h5"):
+        run_experiment("edge-tuning", out, variants=["residual"], n_seeds=1, first_seed=2, scale=0.05,
+                       device="runtime", overrides=TINY, progress=False, analyse_only=True)
+    assert (out / "results.json").exists() and not list(out.glob("results.before-*"))
+

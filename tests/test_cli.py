@@ -121,3 +121,37 @@ def test_sigterm_during_a_run_keeps_a_marked_partial_file(tmp_path):
     partial = tmp_path / "run.partial.h5"
     info = json.loads(_cli("info", "--json", str(partial)).stdout)
     assert info["complete"] is False and info["populations"]["v1_l4_exc"]["n_nodes"] > 0
+
+
+def test_experiment_set_and_analyse_only_errors_exit_2(tmp_path):
+    out = str(tmp_path / "e")
+    _assert_user_error(_cli("experiment", "edge-tuning", "--out", out, "--set", "run.nope=1"),
+                       "--set run.nope: unknown configuration key")
+    _assert_user_error(_cli("experiment", "edge-tuning", "--out", out, "--set", "run.scale=1"), "use --scale")
+    _assert_user_error(_cli("experiment", "edge-tuning", "--out", out, "--set", "stimulus.repeats=2,3"),
+                       "one value per key")
+    _assert_user_error(_cli("experiment", "pd14", "--out", out, "--set", "stimulus.repeats=2"), "--set: pd14")
+    _assert_user_error(_cli("experiment", "pd14", "--out", out, "--analyse-only"), "--analyse-only: pd14")
+    _assert_user_error(_cli("experiment", "edge-tuning", "--out", out, "--analyse-only", "--overwrite"),
+                       "pass one of the two")
+    assert not (tmp_path / "e").exists() or not any((tmp_path / "e").rglob("*.h5"))
+
+
+def test_experiment_set_reaches_every_run(monkeypatch):
+    import circuits.experiments as experiments
+    from circuits.cli import main
+
+    seen = {}
+
+    def fake_run_experiment(name, out, **kwargs):
+        seen.update(kwargs, name=name)
+        return {"metrics": {}, "verdicts": {}, "variants": [], "seeds": [], "experiment": name}
+
+    monkeypatch.setattr(experiments, "run_experiment", fake_run_experiment)
+    monkeypatch.setattr(experiments, "print_table", lambda results: "")
+    status = main(["experiment", "edge-tuning", "--out", "x", "--device", "runtime", "--analyse-only",
+                   "--set", "run.background_sampler=per_step", "--set", "stimulus.repeats=5"])
+    assert status == 0 and seen["name"] == "edge-tuning" and seen["analyse_only"] is True
+    # the runtime device's cython target and the --set keys, merged by table
+    assert seen["overrides"] == {"run": {"codegen_target": "cython", "background_sampler": "per_step"},
+                                 "stimulus": {"repeats": 5}}
