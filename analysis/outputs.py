@@ -43,6 +43,7 @@ __all__ = [
     "check_output_path",
     "atomic_output",
     "partial_path",
+    "remove_stale_temporaries",
     "write_json",
     "json_default",
     "write_failure",
@@ -219,6 +220,40 @@ def atomic_output(
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputWriteError.for_path(final, exc.strerror or type(exc).__name__) from None
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_output` for ``path`` whose writer is gone.
+
+    A writer killed outright (SIGKILL, a machine or session stopped) cannot remove its
+    hidden ``.<name>.tmp-<pid>-<id><suffix>`` file; a rerun that writes ``path`` again calls
+    this first. A file whose process id still runs on this machine is left alone.
+
+    Returns
+    -------
+    list of Path
+        The files deleted.
+    """
+    final = Path(path)
+    removed = []
+    for stale in final.parent.glob(f".{final.name}.tmp-*{final.suffix}"):
+        pid = stale.name[len(f".{final.name}.tmp-"):].split("-", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
+        logger.info("removed %s, left by an interrupted writer", stale)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_json(path: str | os.PathLike[str], document: Any, overwrite: bool = False) -> Path:

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from analysis.binning import bin_spikes
 from analysis.errors import ConfigError, FileFormatError, OutputExistsError, VentralColumnsError, suggest
 from analysis.hdf5_io import file_info, read_config, read_spike_record
-from analysis.outputs import write_json
+from analysis.outputs import remove_stale_temporaries, write_json
 from analysis.population import decode_accuracy
 from analysis.statistics import build_metrics
 from analysis.tuning import orientation_selectivity_index, shuffled_osi
@@ -406,6 +406,7 @@ def _run_child(code: str, *args: str) -> tuple[int, str, str]:
 
 
 def _run_one(cfg: dict[str, Any], path: Path) -> None:
+    remove_stale_temporaries(path)  # a run killed outright (e.g. SIGKILL) left its temporary file
     returncode, _, stderr = _run_child(_WORKER, json.dumps(cfg), str(path))
     if returncode != 0:
         lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]

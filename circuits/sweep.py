@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import ConfigError, OutputExistsError, VentralColumnsError, suggest
+from analysis.outputs import remove_stale_temporaries
 
 __all__ = ["parse_assignments", "expand_sweep", "run_sweep", "format_summary", "register"]
 
@@ -192,12 +193,6 @@ def expand_sweep(cfg: dict[str, Any], grid: dict[str, list[Any]], n_seeds: int) 
     return tasks
 
 
-def _remove_temporary(runs: Path, name: str) -> None:
-    # a child killed by a signal leaves its temporary file; nobody else writes this name
-    for stale in runs.glob(f".{name}.tmp-*"):
-        stale.unlink(missing_ok=True)
-
-
 def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
     """Run one task (with retries) in a child process; write and return its record."""
     from analysis.hdf5_io import read_provenance
@@ -219,7 +214,7 @@ def _execute(task: dict[str, Any], out: str, retries: int) -> dict[str, Any]:
             record["error"] = str(exc)
             record["attempt_wall_times_s"].append(time.perf_counter() - t_attempt)
             logger.warning("%s: attempt %d failed: %s", task["name"], attempt, exc)
-            _remove_temporary(runs, path.name)
+            remove_stale_temporaries(path)  # a child killed by a signal leaves its temporary file
             continue
         record["attempt_wall_times_s"].append(time.perf_counter() - t_attempt)
         record.update(status="done", error=None)
@@ -330,7 +325,7 @@ def _execute_group(tasks: list[dict[str, Any]], out: str, retries: int) -> list[
             if line is None or "error" in line:
                 record["error"] = line["error"] if line else (error or "the session stopped before this run")
                 logger.warning("%s: attempt %d failed: %s", t["name"], attempt, record["error"])
-                _remove_temporary(runs, f"{t['name']}.h5")
+                remove_stale_temporaries(runs / f"{t['name']}.h5")
                 continue
             record.update(status="done", error=None, wall_time_s=line["wall_s"],
                           session={"group_size": len(tasks), **{k: line[k] for k in ("overhead_s", "loop_s", "binary_s", "write_s")},

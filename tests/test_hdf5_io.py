@@ -36,7 +36,7 @@ from analysis.hdf5_io import (
     read_trials,
     write_spike_record,
 )
-from analysis.outputs import partial_path
+from analysis.outputs import partial_path, remove_stale_temporaries
 from analysis.provenance import collect_provenance
 from analysis.spiketrains import SpikeRecord, SpikeTrains
 
@@ -287,6 +287,12 @@ def test_killed_writer_leaves_no_file_under_the_final_name(tmp_path):
     assert not final.exists()
     leftovers = [p.name for p in tmp_path.iterdir()]
     assert all(name.startswith(".killed.h5.tmp-") for name in leftovers)  # only a hidden temporary
+    # a rerun clears what the killed writer left, but not the temporary of a writer still running
+    live = tmp_path / f".killed.h5.tmp-{os.getpid()}-0000.h5"
+    live.write_bytes(b"")
+    removed = remove_stale_temporaries(final)
+    assert sorted(p.name for p in removed) == sorted(leftovers) and len(removed) >= 1
+    assert [p.name for p in tmp_path.iterdir()] == [live.name]
 
 
 # -- bad files ---------------------------------------------------------------------------

@@ -85,8 +85,14 @@ def test_failed_run_is_retried_and_reported(tmp_path, config, monkeypatch):
     # a child process that always fails, instead of a simulation (the threaded scheduler runs
     # the tasks in this process, so the patched worker code is the one the sweep starts)
     monkeypatch.setattr(experiments, "_WORKER", "import sys\nsys.exit('boom: simulated failure')")
-    # the temporary file a killed child would leave behind (analysis.outputs naming)
-    stale = tmp_path / "runs" / ".seed1_stream.shortcut_scale=0.5.h5.tmp-1-dead.h5"
+    # the temporary file a killed child would leave behind (analysis.outputs naming, a process
+    # id that no longer runs)
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / "runs" / f".seed1_stream.shortcut_scale=0.5.h5.tmp-{gone.pid}-dead.h5"
     stale.parent.mkdir()
     stale.write_bytes(b"")
     doc = run_sweep(config, tmp_path, n_seeds=1, grid={"stream.shortcut_scale": [0.5, 1.0]}, workers=2,
