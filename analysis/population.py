@@ -250,8 +250,8 @@ def decode_accuracy(
     under-represents the held-out trial's phase within its own class. When responses depend
     on phase the same way for every orientation, the classifier then leans away from the
     held-out pattern and decodes *below* chance (Jamalabadi et al. 2016): LGN orientation
-    decoding of a scale-1 edge-tuning run was 0.06 against a chance of 0.125 (0.13 with
-    label × phase strata), and V1 L4 of the same run 0.48 instead of 0.66. Phase patterns
+    decoding in the scale-1 edge-tuning runs (5 seeds) was 0.057 against a chance of 0.125
+    (0.123 with label × phase strata), and V1 L4 0.48 instead of 0.60. Phase patterns
     specific to each orientation (subclasses nested in the classes) bias the other way
     (Jamalabadi et al. 2018). Stratifying on label × condition keeps every training set
     balanced.
