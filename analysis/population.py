@@ -334,6 +334,7 @@ def probe_r2(
     n_folds: int = 5,
     alphas: tuple[float, ...] = DEFAULT_RIDGE_ALPHAS,
     seed: int | np.random.Generator | None = 0,
+    conditions: ArrayLike | None = None,
 ) -> ProbeResult:
     """Cross-validated ridge "probe": how well a downstream population encodes upstream responses.
 
@@ -355,6 +356,10 @@ def probe_r2(
         leave-one-out cross-validation (:class:`sklearn.linear_model.RidgeCV`).
     seed : int or numpy.random.Generator
         Randomness of subsets and fold assignment.
+    conditions : array_like, shape (n_trials,), optional
+        Stimulus condition of each trial: the folds are then stratified on it, so that every
+        training set keeps the design's balance of conditions (as in :func:`decode_accuracy`);
+        ``n_folds`` is at most the repeats of the rarest condition.
 
     Returns
     -------
@@ -393,6 +398,14 @@ def probe_r2(
             f"upstream: has {targets.shape[0]} trials but downstream has {predictors.shape[0]}"
         )
     n_trials = predictors.shape[0]
+    strata = None
+    if conditions is not None:
+        labels = np.asarray(conditions)
+        if labels.shape != (n_trials,):
+            raise SpikeDataError(f"conditions: needs one condition per trial ({n_trials}), got shape {labels.shape}")
+        strata, repeats = np.unique(labels, return_inverse=True, return_counts=True)[1:]
+        if not 2 <= n_folds <= repeats.min():
+            raise ConfigError(f"n_folds: must lie in [2, {repeats.min()}] (repeats of the rarest condition), got {n_folds}")
     if not 2 <= n_folds <= n_trials:
         raise ConfigError(f"n_folds: must lie in [2, {n_trials}] (number of trials), got {n_folds}")
     rng = _generator(seed)
@@ -401,9 +414,11 @@ def probe_r2(
     per_feature = np.empty((len(subsets), targets.shape[1]))
     chosen = np.empty((len(subsets), n_folds))
     for k, cells in enumerate(subsets):
-        folds = KFold(n_splits=n_folds, shuffle=True, random_state=int(rng.integers(2**31 - 1)))
+        state = int(rng.integers(2**31 - 1))
+        folds = (KFold(n_splits=n_folds, shuffle=True, random_state=state).split(predictors) if strata is None
+                 else StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=state).split(predictors, strata))
         predicted = np.empty_like(targets)
-        for j, (train, test) in enumerate(folds.split(predictors)):
+        for j, (train, test) in enumerate(folds):
             model = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas))
             model.fit(predictors[train][:, cells], targets[train])
             predicted[test] = model.predict(predictors[test][:, cells]).reshape(len(test), -1)

@@ -132,7 +132,7 @@ def run_stream_experiment(args: argparse.Namespace) -> int:
     results = run_experiment(
         args.name, out, variants=args.variants, n_seeds=args.seeds or 5, scale=args.scale,
         device=args.device, threads=args.threads, overwrite=args.overwrite, overrides=overrides,
-        analyse_only=args.analyse_only,
+        analyse_only=args.analyse_only, conditions=args.conditions,
     )
     print(print_table(results))
     for prediction, verdict in results["verdicts"].items():
@@ -182,6 +182,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         args.device = "runtime" if args.name == "pd14" else "cpp_standalone"
     if args.set and args.name == "pd14":
         raise ConfigError("--set: pd14 takes its parameters from the PD14 preset (use `ventral-columns run` with a CONFIG)")
+    if args.conditions and args.name == "pd14":
+        raise ConfigError("--conditions: pd14 runs a single condition")
     if args.analyse_only and args.name == "pd14":
         raise ConfigError("--analyse-only: pd14 has no separate analysis step (its runs are analysed as they finish)")
     module_name, func_name = EXPERIMENTS[args.name].split(":")
@@ -286,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--threads", type=_positive_int, default=1, help="OpenMP threads (cpp_standalone)")
     exp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     exp.add_argument("--variants", nargs="+", default=None, help="topology variants to run")
+    exp.add_argument("--conditions", nargs="+", default=None, metavar="CONDITION",
+                     help="run only these conditions of the experiment (default all; e.g. gratings of edge-tuning)")
     exp.add_argument("--set", action="append", default=None, metavar="TABLE.KEY=VALUE",
                      help="override one configuration key in every run, e.g. run.background_sampler=per_step "
                           "(keys as in `ventral-columns config show`; repeatable)")

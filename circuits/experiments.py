@@ -13,10 +13,12 @@ analyse_experiment
 edge_tuning_metrics
     OSI (1 − circular variance), its shuffled control, and cross-validated orientation
     decoding from matched numbers of cells, per station × layer.
+lgn_probe_metrics, edge_identity_metrics
+    The ridge probe of the LGN input and the edge-identity decoding of ``edge-tuning``.
 
 Layout of an experiment directory::
 
-    OUT/runs/<variant>_seed<k>.h5     one SONATA-compatible file per run (resumable)
+    OUT/runs/<variant>[_<condition>]_seed<k>.h5   one SONATA-compatible file per run (resumable)
     OUT/results.json                  metrics per variant/station/layer with bootstrap CIs, verdicts
     OUT/figures/*.png|pdf             OSI and decoding along the stream, rasters
     OUT/report.md                     the tables in Markdown
@@ -46,7 +48,7 @@ from analysis.binning import bin_spikes
 from analysis.errors import ConfigError, FileFormatError, OutputExistsError, VentralColumnsError, suggest
 from analysis.hdf5_io import file_info, read_config, read_spike_record
 from analysis.outputs import remove_stale_temporaries, write_json
-from analysis.population import decode_accuracy
+from analysis.population import decode_accuracy, probe_r2
 from analysis.statistics import build_metrics
 from analysis.tuning import orientation_selectivity_index, shuffled_osi
 from circuits.config import resolve_config
@@ -59,6 +61,8 @@ __all__ = [
     "analyse_experiment",
     "write_report",
     "edge_tuning_metrics",
+    "edge_identity_metrics",
+    "lgn_probe_metrics",
     "LAYERS",
     "STATIONS",
     "EXPERIMENT_MODULES",
@@ -209,10 +213,7 @@ def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
     """
     trials = record.trials
     ori = np.asarray(trials["orientation_deg"], float)
-    duration = float(np.min(np.asarray(trials["stop"], float) - np.asarray(trials["start"], float)))
-    window = duration - RESPONSE_DELAY
-    if window <= 0:
-        raise ConfigError(f"stimulus duration {duration} s is shorter than the response delay {RESPONSE_DELAY} s")
+    window = _response_window(trials)
     oris = np.unique(ori)
     # gratings of one orientation at several phases are different conditions for the decoder
     phase = np.nan_to_num(np.asarray(trials["phase_deg"], float)) if "phase_deg" in trials else np.zeros_like(ori)
@@ -234,12 +235,106 @@ def edge_tuning_metrics(record: Any) -> dict[tuple[str, str, str], float]:
             out[(station, layer, "osi")] = math.nan
             out[(station, layer, "osi_shuffled")] = math.nan
         n_cells = min(DECODER_CELLS, counts.shape[1])
-        per_stratum = np.unique(np.stack([ori, phase], axis=1), axis=0, return_counts=True)[1].min()
+        per_stratum = _condition_ids(ori, phase)[1]
         if n_cells >= 2 and per_stratum >= 2:
             result = decode_accuracy(counts, np.searchsorted(oris, ori), n_cells=n_cells, n_subsamples=10,
                                      n_folds=int(min(5, per_stratum)), seed=0, conditions=phase)
             out[(station, layer, "decoding_accuracy")] = float(result.accuracy)
             out[(station, layer, "decoding_chance")] = float(result.chance)
+    return out
+
+
+def _response_window(trials: Mapping[str, Any]) -> float:
+    duration = float(np.min(np.asarray(trials["stop"], float) - np.asarray(trials["start"], float)))
+    if duration - RESPONSE_DELAY <= 0:
+        raise ConfigError(f"stimulus duration {duration} s is shorter than the response delay {RESPONSE_DELAY} s")
+    return duration - RESPONSE_DELAY
+
+
+def _condition_ids(*columns: np.ndarray) -> tuple[np.ndarray, int]:
+    """One integer per distinct combination of the columns, and the repeats of the rarest one."""
+    _, ids, counts = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True, return_counts=True)
+    return ids.ravel(), int(counts.min())
+
+
+def lgn_probe_metrics(record: Any) -> dict[tuple[str, str, str], float]:
+    """``probe_r2_lgn`` per cortical station × layer (E cells): how much of the LGN input survives.
+
+    Cross-validated ridge probe (:func:`analysis.population.probe_r2`) reconstructing the
+    trial-by-trial response of every LGN cell (ON and OFF, counts in the response window)
+    from :data:`DECODER_CELLS` randomly drawn cells (10 draws), the folds stratified on the
+    stimulus condition (orientation × phase); R² is variance weighted over the LGN cells
+    (DESIGN §5, P1: "ridge probe R² reconstructing LGN input"). Near 0 when the station
+    keeps nothing of its input that a linear read-out can use.
+    """
+    trials = record.trials
+    window = _response_window(trials)
+    ori = np.asarray(trials["orientation_deg"], float)
+    phase = np.nan_to_num(np.asarray(trials["phase_deg"], float)) if "phase_deg" in trials else np.zeros_like(ori)
+    condition, repeats = _condition_ids(ori, phase)
+    lgn = _lgn_counts(record, window)
+    out: dict[tuple[str, str, str], float] = {}
+    if repeats < 2:
+        return out
+    for population, station, layer in _population_layers(record):
+        counts = _window_counts(record, population, window)
+        n_cells = min(DECODER_CELLS, counts.shape[1])
+        if n_cells >= 2:
+            result = probe_r2(counts, lgn, n_cells=n_cells, n_subsamples=10, n_folds=min(5, repeats), seed=0,
+                              conditions=condition)
+            out[(station, layer, "probe_r2_lgn")] = float(result.r2)
+    return out
+
+
+def edge_identity_metrics(record: Any) -> dict[tuple[str, str, str], float]:
+    """``edge_decoding_accuracy`` and ``edge_decoding_chance`` per station × layer, from an edge-set run.
+
+    Edge identity is orientation × polarity (16 classes for 8 orientations); the position of
+    the edge is the nuisance condition (folds stratified on identity × position, as in
+    :func:`edge_tuning_metrics`): a position-invariant read-out of the edge, from
+    :data:`DECODER_CELLS` randomly drawn cells (10 draws), chance 1/n_classes.
+    """
+    trials = record.trials
+    window = _response_window(trials)
+    identity = np.stack([np.asarray(trials["orientation_deg"], float), np.asarray(trials["polarity"], float)], axis=1)
+    labels = np.unique(identity, axis=0, return_inverse=True)[1].ravel()
+    position = np.nan_to_num(np.asarray(trials["position_deg"], float))
+    per_stratum = _condition_ids(labels.astype(float), position)[1]
+    out: dict[tuple[str, str, str], float] = {}
+    for population, station, layer in [("lgn", "lgn", "all")] + _population_layers(record):
+        counts = _lgn_counts(record, window) if station == "lgn" else _window_counts(record, population, window)
+        n_cells = min(DECODER_CELLS, counts.shape[1])
+        if n_cells >= 2 and per_stratum >= 2:
+            result = decode_accuracy(counts, labels, n_cells=n_cells, n_subsamples=10, n_folds=min(5, per_stratum),
+                                     seed=0, conditions=position)
+            out[(station, layer, "edge_decoding_accuracy")] = float(result.accuracy)
+            out[(station, layer, "edge_decoding_chance")] = float(result.chance)
+    return out
+
+
+#: Conditions of ``edge-tuning``: static gratings (orientation; OSI, decoding, the LGN probe)
+#: and the edge set of DESIGN §5 (edge identity), on the same network of each variant × seed.
+EDGE_TUNING_CONDITIONS: dict[str, dict[str, Any]] = {
+    "gratings": {},
+    "edges": {"stimulus": {"protocol": "edges"}},
+}
+
+
+def edge_tuning_conditions(stations: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The conditions of ``edge-tuning`` (:data:`EDGE_TUNING_CONDITIONS`), whatever the stations."""
+    return dict(EDGE_TUNING_CONDITIONS)
+
+
+def edge_tuning_run_metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], float]:
+    """The metrics of one variant × seed of ``edge-tuning``: those of :func:`edge_tuning_metrics`
+    and :func:`lgn_probe_metrics` from the gratings, :func:`edge_identity_metrics` from the edges
+    (each only when its condition was run)."""
+    out: dict[tuple[str, str, str], float] = {}
+    if "gratings" in runs:
+        out.update(edge_tuning_metrics(runs["gratings"]))
+        out.update(lgn_probe_metrics(runs["gratings"]))
+    if "edges" in runs:
+        out.update(edge_identity_metrics(runs["edges"]))
     return out
 
 
@@ -267,35 +362,43 @@ def _check(value: float, threshold: float, above: bool = True) -> bool | None:
     return bool(value >= threshold) if above else bool(value < threshold)
 
 
-def edge_tuning_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]:
-    """P1 (DESIGN §5): L5 decoding at IT ≥ 0.8 × V1 L5; residual − rate-matched hierarchical
-    ≥ 15 points at IT; shuffled skip recovers < 1/3 of that; plus gate G2's OSI control."""
+def _p1_criteria(metrics: dict, variants: Sequence[str], metric: str) -> list[dict[str, Any]]:
+    """DESIGN §5 P1 on one decoding metric: residual L5 at the last station ≥ 0.8 × V1 L5;
+    residual − rate-matched hierarchical ≥ 15 points there; shuffled skip recovers < 1/3 of that."""
     last = next((s for s in reversed(STATIONS) if any(s in metrics.get(v, {}) for v in variants)), "it")
-    res_v1 = _mean(metrics, "residual", "v1", "l5", "decoding_accuracy")
-    res_it = _mean(metrics, "residual", last, "l5", "decoding_accuracy")
+    what = "L5 decoding" if metric == "decoding_accuracy" else f"L5 {metric}"
+    res_v1 = _mean(metrics, "residual", "v1", "l5", metric)
+    res_it = _mean(metrics, "residual", last, "l5", metric)
     ratio = res_it / res_v1 if res_v1 and not math.isnan(res_v1) else math.nan
-    criteria = [_criterion(f"residual L5 decoding {last} / v1", ratio, 0.8, _check(ratio, 0.8))]
+    criteria = [_criterion(f"residual {what} {last} / v1", ratio, 0.8, _check(ratio, 0.8))]
     control = "hierarchical_rate_matched" if "hierarchical_rate_matched" in variants else None
     gap = math.nan
     if control:
-        gap = 100 * (res_it - _mean(metrics, control, last, "l5", "decoding_accuracy"))
-        criteria.append(_criterion(f"residual - {control} L5 decoding at {last} (points)", gap, 15.0, _check(gap, 15.0)))
+        gap = 100 * (res_it - _mean(metrics, control, last, "l5", metric))
+        criteria.append(_criterion(f"residual - {control} {what} at {last} (points)", gap, 15.0, _check(gap, 15.0)))
     else:
-        criteria.append(_criterion(f"residual - hierarchical_rate_matched L5 decoding at {last} (points)", math.nan, 15.0, None))
+        criteria.append(_criterion(f"residual - hierarchical_rate_matched {what} at {last} (points)", math.nan, 15.0, None))
     if "shuffled_skip" in variants and control:
-        recovered = 100 * (_mean(metrics, "shuffled_skip", last, "l5", "decoding_accuracy")
-                           - _mean(metrics, control, last, "l5", "decoding_accuracy"))
+        recovered = 100 * (_mean(metrics, "shuffled_skip", last, "l5", metric) - _mean(metrics, control, last, "l5", metric))
         share = recovered / gap if gap and not math.isnan(gap) and gap > 0 else math.nan
         criteria.append(_criterion("shuffled_skip recovers this share of the gap", share, 1 / 3, _check(share, 1 / 3, above=False)))
     else:
         criteria.append(_criterion("shuffled_skip recovers this share of the gap", math.nan, 1 / 3, None))
+    return criteria
+
+
+def edge_tuning_verdicts(metrics: dict, variants: Sequence[str]) -> dict[str, Any]:
+    """P1 (DESIGN §5) on the gratings' orientation decoding, ``P1_edges`` on edge identity
+    (``null`` when the edges were not run), and gate G2's OSI control."""
     gate = []
     for variant in variants:
         osi = _mean(metrics, variant, "v1", "l4", "osi")
         shuffled = _mean(metrics, variant, "v1", "l4", "osi_shuffled")
         gate.append(_criterion(f"{variant}: v1 L4 OSI above its shuffled control", osi - shuffled, 0.0,
                                _check(osi - shuffled, 0.0)))
-    return {"P1": _verdict(criteria), "G2_osi": _verdict(gate)}
+    return {"P1": _verdict(_p1_criteria(metrics, variants, "decoding_accuracy")),
+            "P1_edges": _verdict(_p1_criteria(metrics, variants, "edge_decoding_accuracy")),
+            "G2_osi": _verdict(gate)}
 
 
 _EDGE_TUNING = ExperimentSpec(
@@ -306,8 +409,10 @@ _EDGE_TUNING = ExperimentSpec(
                          "temporal_frequency": "0 Hz", "duration": "0.3 s", "blank": "0.2 s"},
         },
         variants=("residual", "hierarchical", "hierarchical_rate_matched", "shuffled_skip"),
-        metrics=edge_tuning_metrics,
+        metrics=edge_tuning_run_metrics,
         verdicts=edge_tuning_verdicts,
+        figures=("osi", "decoding_accuracy", "edge_decoding_accuracy", "probe_r2_lgn"),
+        conditions=edge_tuning_conditions,
 )
 
 #: The specs loaded so far, by name (:func:`get_spec` fills it).
@@ -524,6 +629,7 @@ def run_experiment(
     progress: bool = True,
     first_seed: int = 1,
     analyse_only: bool = False,
+    conditions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run every variant × seed of an experiment (resuming finished runs), then analyse.
 
@@ -547,6 +653,9 @@ def run_experiment(
         finished runs (all must be there, made with the same settings), e.g. after an
         analysis was corrected. The previous ``results.json`` is kept as
         ``results.before-<UTC time>.json``.
+    conditions : sequence of str, optional
+        Run (and analyse) only these conditions of a multi-condition experiment (default
+        all), e.g. ``["gratings"]`` of ``edge-tuning``; verdicts that need another are ``null``.
 
     Returns
     -------
@@ -566,9 +675,9 @@ def run_experiment(
     options = {"scale": scale, "device": device, "threads": threads, "overrides": overrides or {}}
     seeds = list(range(first_seed, first_seed + n_seeds))
     stations = _run_config(spec, variants[0], seeds[0], options)["stream"]["stations"]
-    conditions = spec.condition_overrides(stations)
-    runs_of = {v: [c for c in conditions if spec.runs_condition(v, c)] for v in variants}
-    configs = {(v, c, s): _run_config(spec, v, s, options, conditions[c])
+    overrides_of = _selected_conditions(spec, stations, conditions)
+    runs_of = {v: [c for c in overrides_of if spec.runs_condition(v, c)] for v in variants}
+    configs = {(v, c, s): _run_config(spec, v, s, options, overrides_of[c])
                for v in variants for c in runs_of[v] for s in seeds}
     if spec.check is not None:
         for cfg in configs.values():
@@ -606,6 +715,21 @@ def run_experiment(
     first = next(iter(configs))
     return analyse_experiment(name, out, variants, seeds, configs[first], overwrite=True,
                               conditions={v: runs_of[v] for v in variants})
+
+
+def _selected_conditions(spec: ExperimentSpec, stations: Sequence[str],
+                         selected: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """Condition → overrides of ``spec``, restricted to ``selected`` (ConfigError for unknown names)."""
+    available = spec.condition_overrides(stations)
+    if selected is None:
+        return available
+    if spec.conditions is None:
+        raise ConfigError(f"--conditions: {spec.name} runs a single condition")
+    for name in selected:
+        if name not in available:
+            raise ConfigError(f"--conditions: {spec.name} has no condition {name!r}{suggest(name, list(available))}; "
+                              f"available: {', '.join(available)}")
+    return {name: available[name] for name in available if name in selected}
 
 
 def analyse_experiment(
@@ -649,8 +773,12 @@ def _figures(spec: ExperimentSpec, results: dict[str, Any], directory: Path) -> 
     from analysis.plotting import plot_stream_metric, save_figure
 
     directory.mkdir(parents=True, exist_ok=True)
-    labels = {"osi": "OSI (1 - circular variance)", "decoding_accuracy": "decoding accuracy"}
+    labels = {"osi": "OSI (1 - circular variance)", "decoding_accuracy": "decoding accuracy",
+              "edge_decoding_accuracy": "edge identity decoding accuracy", "probe_r2_lgn": "probe R² of the LGN input"}
+    present = metric_names(results["metrics"])
     for metric in spec.figures:
+        if metric not in present:  # its condition was not run
+            continue
         fig = plot_stream_metric(results["metrics"], metric, ylabel=labels.get(metric, metric))
         save_figure(fig, directory / metric, overwrite=True)
     if spec.figure_hook is not None:

@@ -86,6 +86,31 @@ def test_probe_single_feature_and_mismatched_trials():
         probe_r2(np.zeros((10, 3)), np.zeros((9, 2)))
 
 
+def test_probe_conditions_keep_every_condition_in_every_training_set():
+    # 40 conditions x 3 repeats; the downstream population identifies the condition exactly
+    # and the upstream response is a per-condition value s_c plus unit noise. Stratified on
+    # the condition (3 folds), every held-out trial is predicted by the mean of its condition's
+    # 2 training repeats: residual variance 1 + 1/2, so R² = 1 - 1.5 / var(upstream) (analytic).
+    # Unstratified folds leave some conditions out of training altogether.
+    measured, expected, unstratified = [], [], []
+    for k in range(6):
+        rng = np.random.default_rng(k)
+        condition = np.repeat(np.arange(40), 3)
+        downstream = np.eye(40)[condition] + 0.01 * rng.normal(size=(condition.size, 40))
+        upstream = rng.normal(0.0, 2.0, size=40)[condition] + rng.normal(size=condition.size)
+        measured.append(probe_r2(downstream, upstream, n_folds=3, conditions=condition, seed=k).r2)
+        expected.append(1 - 1.5 / upstream.var())
+        unstratified.append(probe_r2(downstream, upstream, n_folds=3, seed=k).r2)
+    # SE of one R² about 0.05 (residual variance from 120 trials, relative SE sqrt(2/120)),
+    # of the mean of 6 about 0.02: 0.08 allows 3 SE plus the ridge shrinkage
+    assert np.mean(measured) == pytest.approx(np.mean(expected), abs=0.08)
+    assert np.mean(unstratified) < np.mean(measured) - 0.5
+    with pytest.raises(ConfigError, match=r"n_folds: must lie in \[2, 3\] \(repeats of the rarest condition\)"):
+        probe_r2(downstream, upstream, n_folds=4, conditions=condition)
+    with pytest.raises(SpikeDataError, match="conditions: needs one condition per trial"):
+        probe_r2(downstream, upstream, conditions=condition[1:])
+
+
 def test_reduced_rank_full_rank_equals_least_squares():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(100, 6))

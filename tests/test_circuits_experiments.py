@@ -13,7 +13,9 @@ from circuits.experiments import LAYERS, run_experiment
 TINY = {
     "stream": {"stations": ["v1", "v2"]},
     "run": {"silence_guard": False, "chunk": "2 s"},
-    "stimulus": {"orientations": 4, "phases": 1, "repeats": 2, "duration": "0.15 s", "blank": "0.05 s"},
+    # the edges condition: 4 orientations x 2 polarities at one position x 2 repeats
+    "stimulus": {"orientations": 4, "phases": 1, "repeats": 2, "duration": "0.15 s", "blank": "0.05 s",
+                 "positions": ["0 deg"]},
 }
 
 
@@ -36,13 +38,23 @@ def test_results_json_shape(tiny_results):
         assert set(stations["v1"]) == set(LAYERS)
         record = stations["v1"]["l4"]["decoding_accuracy"]
         assert set(record) == {"mean", "ci_low", "ci_high", "per_seed"} and len(record["per_seed"]) == 1
-        # 4 orientations: chance is exactly 1/4
+        # 4 orientations: chance is exactly 1/4; edge identity 4 orientations x 2 polarities: 1/8
         assert stations["v1"]["l4"]["decoding_chance"]["mean"] == pytest.approx(0.25, abs=1e-12)
-    verdict = on_disk["verdicts"]["P1"]
-    assert verdict["supported"] in (True, False, None)
-    assert {c["name"] for c in verdict["criteria"]} >= {"residual L5 decoding v2 / v1"}
-    for suffix in ("png", "pdf"):
-        assert (out / "figures" / f"osi.{suffix}").stat().st_size > 0
+        assert stations["v1"]["l4"]["edge_decoding_chance"]["mean"] == pytest.approx(0.125, abs=1e-12)
+        for layer in LAYERS:
+            r2 = stations["v1"][layer]["probe_r2_lgn"]["mean"]
+            assert -1.0 < r2 <= 1.0  # a cross-validated R² (≤ 1; slightly negative when nothing is kept)
+    assert on_disk["conditions"] == {v: ["gratings", "edges"] for v in ("residual", "hierarchical")}
+    assert sorted(p.name for p in (out / "runs").glob("*.h5")) == sorted(
+        f"{v}_{c}_seed1.h5" for v in ("residual", "hierarchical") for c in ("gratings", "edges"))
+    for prediction, first in (("P1", "residual L5 decoding v2 / v1"),
+                              ("P1_edges", "residual L5 edge_decoding_accuracy v2 / v1")):
+        verdict = on_disk["verdicts"][prediction]
+        assert verdict["supported"] in (True, False, None)
+        assert verdict["criteria"][0]["name"] == first
+    for name in ("osi", "decoding_accuracy", "edge_decoding_accuracy", "probe_r2_lgn"):
+        for suffix in ("png", "pdf"):
+            assert (out / "figures" / f"{name}.{suffix}").stat().st_size > 0
     assert "## Verdicts" in (out / "report.md").read_text()
 
 
@@ -52,6 +64,9 @@ def test_lgn_and_v1_l4_carry_orientation(tiny_results):
     # The LGN population code of a static grating's orientation is nearly perfect even with
     # 2 repeats per class (measured about 0.95-1.0); 0.6 is far above chance (0.25).
     assert lgn > 0.6
+    # ON and OFF cells along an edge tell its orientation and polarity apart (measured 0.92);
+    # chance is 1/8
+    assert results["metrics"]["residual"]["lgn"]["all"]["edge_decoding_accuracy"]["mean"] > 0.5
     osi = results["metrics"]["residual"]["v1"]["l4"]["osi"]["mean"]
     control = results["metrics"]["residual"]["v1"]["l4"]["osi_shuffled"]["mean"]
     assert not math.isnan(osi) and osi > control  # gate G2's untuned-shuffle control
@@ -62,11 +77,11 @@ def test_resume_and_overwrite_rules(tiny_results):
     with pytest.raises(OutputExistsError, match="--overwrite"):
         run_experiment("edge-tuning", out, variants=["residual", "hierarchical"], n_seeds=1, scale=0.05,
                        device="runtime", overrides=TINY, progress=False)
-    before = (out / "runs" / "residual_seed1.h5").stat().st_mtime_ns
+    before = (out / "runs" / "residual_gratings_seed1.h5").stat().st_mtime_ns
     (out / "results.json").unlink()
     run_experiment("edge-tuning", out, variants=["residual", "hierarchical"], n_seeds=1, scale=0.05,
                    device="runtime", overrides=TINY, progress=False)
-    assert (out / "runs" / "residual_seed1.h5").stat().st_mtime_ns == before  # finished runs are skipped
+    assert (out / "runs" / "residual_gratings_seed1.h5").stat().st_mtime_ns == before  # finished runs are skipped
 
 
 def test_unknown_experiment_and_bad_seeds(tmp_path):
@@ -171,9 +186,11 @@ def test_analyse_only_recomputes_results_from_the_finished_runs(tiny_results, mo
     # the decoder's folds are stratified on orientation x phase: it received each trial's phase
     from analysis.hdf5_io import read_spike_record
 
-    phases = np.asarray(read_spike_record(out / "runs" / "residual_seed1.h5").trials["phase_deg"], float)
-    assert phases.size == 8  # 4 orientations x 1 phase x 2 repeats
-    assert seen and all(c is not None and np.array_equal(c, phases) for c in seen)
+    phases = np.asarray(read_spike_record(out / "runs" / "residual_gratings_seed1.h5").trials["phase_deg"], float)
+    positions = np.asarray(read_spike_record(out / "runs" / "residual_edges_seed1.h5").trials["position_deg"], float)
+    assert phases.size == 8 and positions.size == 16  # 4 orientations x 2 repeats (x 2 polarities for the edges)
+    assert len(seen) == 2 * (1 + 3 * 2) * 2  # 2 variants x (LGN + 3 layers x 2 stations) x (gratings, edges)
+    assert all(np.array_equal(c, phases) if len(c) == 8 else np.array_equal(c, positions) for c in seen)
 
 
 def test_analyse_only_needs_every_run_and_excludes_overwrite(tiny_results, tmp_path):
@@ -181,8 +198,22 @@ def test_analyse_only_needs_every_run_and_excludes_overwrite(tiny_results, tmp_p
     with pytest.raises(ConfigError, match="pass one of the two"):
         run_experiment("edge-tuning", out, variants=["residual"], n_seeds=1, scale=0.05, device="runtime",
                        overrides=TINY, progress=False, analyse_only=True, overwrite=True)
-    with pytest.raises(ConfigError, match=r"--analyse-only: 1 of 1 runs are not finished .*residual_seed2.h5"):
+    with pytest.raises(ConfigError, match=r"--analyse-only: 2 of 2 runs are not finished .*residual_gratings_seed2.h5"):
         run_experiment("edge-tuning", out, variants=["residual"], n_seeds=1, first_seed=2, scale=0.05,
                        device="runtime", overrides=TINY, progress=False, analyse_only=True)
     assert (out / "results.json").exists() and not list(out.glob("results.before-*"))
 
+
+
+def test_conditions_select_what_runs(tmp_path):
+    out = tmp_path / "gratings_only"
+    results = run_experiment("edge-tuning", out, variants=["residual"], n_seeds=1, scale=0.05, device="runtime",
+                             overrides=TINY, progress=False, conditions=["gratings"])
+    assert [p.name for p in (out / "runs").glob("*.h5")] == ["residual_gratings_seed1.h5"]
+    assert "edge_decoding_accuracy" not in results["metrics"]["residual"]["v1"]["l5"]
+    assert results["verdicts"]["P1_edges"]["supported"] is None  # not tested: the edges were not run
+    assert not (out / "figures" / "edge_decoding_accuracy.png").exists()
+    with pytest.raises(ConfigError, match="has no condition 'edge'.*did you mean 'edges'"):
+        run_experiment("edge-tuning", tmp_path / "x", conditions=["edge"], overrides=TINY, progress=False)
+    with pytest.raises(ConfigError, match="--conditions: variability has no condition"):
+        run_experiment("variability", tmp_path / "y", conditions=["gratings"], progress=False)

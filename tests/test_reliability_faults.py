@@ -179,7 +179,7 @@ original = experiments.run_experiment
 experiments.run_experiment = lambda *args, **kwargs: original(*args, **{**kwargs, "overrides": tiny, "progress": False})
 from circuits.cli import main
 sys.exit(main(["experiment", "edge-tuning", "--device", "runtime", "--scale", "0.05", "--seeds", "2",
-               "--variants", "residual", "--out", sys.argv[1]]))
+               "--variants", "residual", "--conditions", "gratings", "--out", sys.argv[1]]))
 """
 
 
@@ -191,20 +191,20 @@ def test_sigterm_during_an_experiment_keeps_finished_runs_and_the_command_resume
     command = [sys.executable, "-c", _TINY_EXPERIMENT, str(out)]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=REPO)
     deadline = time.time() + 600
-    while time.time() < deadline and not list(runs.glob(".residual_seed2.h5.tmp-*")):
+    while time.time() < deadline and not list(runs.glob(".residual_gratings_seed2.h5.tmp-*")):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)  # while the second run writes its file
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr  # EXIT_INTERRUPTED of circuits/cli.py
     assert "Traceback" not in stderr and "interrupted" in stderr
-    assert file_info(runs / "residual_seed1.h5")["complete"] is True
-    assert not (runs / "residual_seed2.h5").exists() and not (out / "results.json").exists()
+    assert file_info(runs / "residual_gratings_seed1.h5")["complete"] is True
+    assert not (runs / "residual_gratings_seed2.h5").exists() and not (out / "results.json").exists()
     # the worker got SIGTERM too and removed or marked its temporary file (no stray .tmp)
-    assert not list(runs.glob(".residual_seed2.h5.tmp-*"))
-    finished = (runs / "residual_seed1.h5").stat().st_mtime_ns
+    assert not list(runs.glob(".residual_gratings_seed2.h5.tmp-*"))
+    finished = (runs / "residual_gratings_seed1.h5").stat().st_mtime_ns
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=900)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert (runs / "residual_seed1.h5").stat().st_mtime_ns == finished  # kept, not run again
+    assert (runs / "residual_gratings_seed1.h5").stat().st_mtime_ns == finished  # kept, not run again
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"] == [1, 2]
-    assert all(file_info(runs / f"residual_seed{k}.h5")["complete"] for k in (1, 2))
+    assert all(file_info(runs / f"residual_gratings_seed{k}.h5")["complete"] for k in (1, 2))
