@@ -13,6 +13,13 @@ Two figures against which the simulators' throughput is judged (issue #8):
   weight of every outgoing synapse into a float64 array of one value per neuron (the summed
   synaptic current). Nothing else is done, so no simulator can deliver faster on this machine.
   With 2 threads each thread accumulates into its own copy (no atomics).
+* **OpenMP parallel regions**: what a code object costs when Brian2's ``cpp_standalone`` runs
+  it on several threads. A C++ loop (g++ -O2 -fopenmp) of :data:`OMP_REGIONS` regions per
+  time step, as many as the default stream runs (about 200 code objects per step), each an
+  ``omp parallel for`` over :data:`OMP_ITEMS` values (about the half microsecond of work an
+  average code object of the stream does per step on 1 thread), and the same regions empty:
+  the fork/join cost per region and the time per step on 1 and 2 threads, with the OpenMP
+  wait policies passive (threads sleep at the barrier) and active (they spin).
 
 Writes ``<out>/machine.json``.
 """
@@ -21,7 +28,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -116,6 +126,80 @@ def measure_delivery(threads: int, n_spikes: int, repeats: int, seed: int = 1,
             "state_bytes": int((state_size or n_total) * 8)}
 
 
+#: Parallel regions per simulated step and values per region of the OpenMP probe: the default
+#: stream at scale 1 runs 201 code objects per step (main.cpp of its standalone build) in
+#: 1.16 s per biological second on 1 thread, i.e. about 0.58 µs per object and step.
+OMP_REGIONS = 200
+OMP_ITEMS = 400
+
+_OMP_SOURCE = r"""
+#include <omp.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+int main(int argc, char** argv) {
+    const int regions = std::atoi(argv[1]), items = std::atoi(argv[2]), steps = std::atoi(argv[3]);
+    std::vector<double> x(static_cast<size_t>(regions) * items, 1.0);
+    std::vector<long> touched(64, 0);  // a side effect, so that the compiler keeps the regions
+    using clock = std::chrono::steady_clock;
+    for (int warm = 0; warm < 100; ++warm) {
+        #pragma omp parallel
+        { touched[omp_get_thread_num()] += 1; }
+    }
+    auto t0 = clock::now();
+    for (int s = 0; s < steps; ++s)
+        for (int r = 0; r < regions; ++r) {
+            #pragma omp parallel
+            { touched[omp_get_thread_num()] += 1; }
+        }
+    auto t1 = clock::now();
+    for (int s = 0; s < steps; ++s)
+        for (int r = 0; r < regions; ++r) {
+            double* p = x.data() + static_cast<size_t>(r) * items;
+            #pragma omp parallel for schedule(static)
+            for (int i = 0; i < items; ++i) p[i] = p[i] * 0.999 + 0.001;
+        }
+    auto t2 = clock::now();
+    double empty = std::chrono::duration<double>(t1 - t0).count(), work = std::chrono::duration<double>(t2 - t1).count();
+    std::printf("{\"threads\": %d, \"empty_region_us\": %.6f, \"step_us\": %.6f, \"checksum\": %.6f}\n",
+                omp_get_max_threads(), 1e6 * empty / (1.0 * steps * regions), 1e6 * work / steps, x[items / 2] + touched[0]);
+    return 0;
+}
+"""
+
+
+def measure_openmp_regions(steps: int, repeats: int) -> dict:
+    """Fork/join cost of an OpenMP parallel region and the time of a stream-like step (see module doc).
+
+    Returns ``{"available": False, "reason": ...}`` when no g++ with OpenMP is found.
+    """
+    import json
+
+    compiler = shutil.which("g++")
+    if compiler is None:
+        return {"available": False, "reason": "no g++ on PATH"}
+    with tempfile.TemporaryDirectory() as tmp:
+        source, binary = Path(tmp) / "omp_regions.cpp", Path(tmp) / "omp_regions"
+        source.write_text(_OMP_SOURCE)
+        built = subprocess.run([compiler, "-O2", "-fopenmp", str(source), "-o", str(binary)],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            return {"available": False, "reason": f"g++ -fopenmp failed: {built.stderr.strip()[-300:]}"}
+        rows = []
+        for policy in ("passive", "active"):
+            for threads in (1, 2):
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": policy.upper()}
+                runs = [json.loads(subprocess.run([str(binary), str(OMP_REGIONS), str(OMP_ITEMS), str(steps)],
+                                                  capture_output=True, text=True, env=env, check=True).stdout)
+                        for _ in range(repeats)]
+                rows.append({"wait_policy": policy, "threads": threads,
+                             "empty_region_us": min(r["empty_region_us"] for r in runs),
+                             "step_us": min(r["step_us"] for r in runs)})
+    return {"available": True, "regions_per_step": OMP_REGIONS, "items_per_region": OMP_ITEMS, "steps": steps,
+            "timing": f"best of {repeats}", "rows": rows}
+
+
 def run(out_dir: Path, quick: bool) -> dict:
     """Measure the machine bounds and write ``<out_dir>/machine.json``."""
     load_start = list(os.getloadavg())
@@ -132,8 +216,10 @@ def run(out_dir: Path, quick: bool) -> dict:
     # full-scale PD14 has 77,169 neurons (sum of pd14_model.N_FULL)
     delivery_full = [measure_delivery(t, n_spk, repeats, state_size=int(pd14_model.N_FULL.sum()))
                      for t in thread_counts]
+    openmp = measure_openmp_regions(steps=500 if quick else 2000, repeats=3 if quick else 5)
     doc = {
         "benchmark": "machine",
+        "openmp_regions": openmp,
         "array_elements": n,
         "bandwidth": bandwidth,
         "numpy_copy_GBps": 16 * n / t_np / 1e9,
@@ -154,6 +240,9 @@ def run(out_dir: Path, quick: bool) -> dict:
     for x in delivery_full:
         logger.info("ideal deliveries, full-scale state, %d thread(s): %.3g /s",
                     x["threads"], x["deliveries_per_s"])
+    for row in openmp.get("rows", []):
+        logger.info("OpenMP %s, %d thread(s): empty region %.2f µs, stream-like step %.0f µs",
+                    row["wait_policy"], row["threads"], row["empty_region_us"], row["step_us"])
     write_json(Path(out_dir) / "machine.json", doc, overwrite=True)
     return doc
 

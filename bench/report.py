@@ -282,11 +282,22 @@ def render_machine(doc: dict, docs: dict) -> Section:
     tables = [bw, dl]
     if frac:
         tables.append(markdown_table(["our run", "synaptic events/s", "fraction of the ideal delivery bound"], frac))
+    notes = []
+    omp = doc.get("openmp_regions", {})
+    if omp.get("available"):
+        rows = [[r["wait_policy"], f"{r['threads']}", fmt(r["empty_region_us"]), fmt(r["step_us"])] for r in omp["rows"]]
+        tables.append(markdown_table(["OpenMP wait policy", "threads", "empty parallel region (µs)",
+                                      f"step of {omp['regions_per_step']} regions x {omp['items_per_region']} values (µs)"],
+                                     rows))
+        notes.append("OpenMP probe: the fork/join cost of one parallel region against the work of a stream-like step "
+                     "(bench_machine.py); when a region's work is below its fork/join cost, 2 threads are slower than 1.")
+    elif omp:
+        notes.append(f"OpenMP probe not run: {omp.get('reason')}")
     return {"title": "Machine bounds (`machine`)",
             "what": ("streaming bandwidth (copy/triad of 512 MiB float64 arrays, best of 5; numpy copy "
                      f"{fmt(doc.get('numpy_copy_GBps'))} GB/s) and ideal synaptic deliveries per second "
                      "(PD14 scale-0.1 CSR connectivity, scatter-add)"),
-            "tables": tables, "notes": [], "targets": []}
+            "tables": tables, "notes": notes, "targets": []}
 
 
 def render_analysis(doc: dict, docs: dict) -> Section:

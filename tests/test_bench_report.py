@@ -157,3 +157,17 @@ def test_stream_bench_subset_keeps_the_other_entries(tmp_path, monkeypatch):
     assert by_key == {("cpp_standalone_1t", 0.5): 9.0, ("cpp_standalone_1t", 1.0): 1.0,
                       ("cython", 0.5): 9.0, ("cython", 1.0): 9.0}
     assert doc["memory_60s"] == {"peak_rss_mib": 675.0}
+
+
+def test_machine_section_shows_the_openmp_probe(report) -> None:
+    doc = {"bandwidth": [{"threads": 1, "copy_GBps": 10.0, "triad_GBps": 12.0}],
+           "delivery": [{"threads": 1, "deliveries_per_s": 5.0e7}], "best_deliveries_per_s": 5.0e7,
+           "openmp_regions": {"available": True, "regions_per_step": 200, "items_per_region": 400, "steps": 10,
+                              "rows": [{"wait_policy": "passive", "threads": 2, "empty_region_us": 1.5,
+                                        "step_us": 400.0}]}}
+    section = report.render_machine(doc, {})
+    table = section["tables"][-1]
+    assert "step of 200 regions x 400 values (µs)" in table
+    assert "| passive | 2 | 1.50 | 400 |" in table
+    missing = report.render_machine({**doc, "openmp_regions": {"available": False, "reason": "no g++ on PATH"}}, {})
+    assert missing["notes"] == ["OpenMP probe not run: no g++ on PATH"]
