@@ -137,3 +137,20 @@ def test_docstring_examples_run():
     result = doctest.testmod(analysis.rf_fitting)
     # every Examples section of the module runs and prints what its docstring says
     assert result.failed == 0 and result.attempted >= 3
+
+
+def test_analytic_jacobians_match_finite_differences():
+    from scipy.optimize._numdiff import approx_derivative
+
+    from analysis.rf_fitting import _dog_jacobian, _gabor_jacobian, difference_of_gaussians_2d, gabor_2d
+
+    grid = np.linspace(-1.0, 1.0, 21)
+    xx, yy = np.meshgrid(grid, grid)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        gabor = np.array([1.3, 0.1, -0.2, 0.3, 0.5, rng.uniform(0, 180), 1.7, rng.uniform(0, 360), 0.2])
+        dog = np.array([1.0, 0.4, rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), 0.2, 0.6, 0.1])
+        for model, jacobian, p in ((gabor_2d, _gabor_jacobian, gabor), (difference_of_gaussians_2d, _dog_jacobian, dog)):
+            numeric = approx_derivative(lambda q: model(xx, yy, *q).ravel(), p, method="3-point")
+            # central differences are accurate to ~1e-9 relative here (step ~ eps^(1/3)); 1e-6 leaves room
+            np.testing.assert_allclose(jacobian(xx, yy, *p), numeric, atol=1e-6 * np.abs(numeric).max())
