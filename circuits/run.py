@@ -482,6 +482,11 @@ def build_stream(
     gains = _gain_timelines(cfg, protocol, seeds)
     hooks = stream_hooks(cfg, params, sorted(gains))
     build_dir = None
+    if threads > 1:
+        # measured at scale 0.5-2 on 2 cores: 2 threads 1.7-3.3x slower than 1 (docs/stream.md, "Threads")
+        logger.warning("run.threads = %d: this stream runs slower on several OpenMP threads than on one "
+                       "(about 200 small code objects per step); give other cores other runs instead "
+                       "(`ventral-columns sweep --workers N`)", threads)
     if device == "cpp_standalone":
         build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), hooks, session=session))
     configure_device(device, target=cfg["run"]["codegen_target"], threads=threads, directory=build_dir,
