@@ -158,7 +158,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "stimulus": {
         "protocol": Option(
             "orientation_tuning", "str", "protocol builder",
-            choices=("orientation_tuning", "edges", "repeated", "sparse_noise", "natural_images", "blank"),
+            choices=("orientation_tuning", "edges", "context", "repeated", "sparse_noise", "natural_images", "blank"),
         ),
         "orientations": Option(8, "int", "number of orientations (0-180 deg)", low=1, high=72),
         "phases": Option(2, "int", "number of spatial phases", low=1, high=16),
@@ -171,6 +171,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "frame_duration": Option("10 ms", "quantity", "frame duration (a multiple of dt)", "time", low=1e-4, high=1.0),
         "positions": Option(["-0.25 deg", "0 deg", "0.25 deg"], "list[quantity]", "edges: positions of the edge along its normal", "angle", low=-30.0, high=30.0),
         "polarities": Option([1, -1], "list[int]", "edges: polarities (+1 bright on the normal side, -1 dark)", low=-1, high=1),
+        "center_diameter": Option("0.6 deg", "quantity", "context: diameter of the centre grating's disc (the surround fills the field around it)", "angle", low=0.0, low_open=True, high=60.0),
         "n_images": Option(10, "int", "natural_images: number of seeded 1/f images", low=1, high=10000),
         "rms_contrast": Option(0.3, "float", "natural_images: RMS contrast", low=0.0, low_open=True, high=1.0),
         "dot_size": Option("0.1 deg", "quantity", "sparse_noise: dot size", "angle", low=0.0, low_open=True, high=10.0),

@@ -59,6 +59,7 @@ from stimuli.lgn import LGNMosaic, build_lgn_mosaic
 from stimuli.protocols import (
     Protocol,
     blank_protocol,
+    context_protocol,
     edge_protocol,
     natural_image_protocol,
     orientation_tuning_protocol,
@@ -149,6 +150,17 @@ def protocol_from_config(cfg: dict[str, Any], seed: int) -> Protocol:
             positions_deg=[parse_quantity(p, "angle", "stimulus.positions") for p in s["positions"]],
             contrast=max(s["contrasts"]),
             n_repeats=s["repeats"],
+            duration=duration,
+            blank=blank,
+            **common,
+        )
+    if kind == "context":
+        return context_protocol(
+            n_orientations=s["orientations"],
+            phases_deg=[360.0 * k / s["phases"] for k in range(s["phases"])],
+            n_repeats=s["repeats"],
+            spatial_frequency_cpd=get_si(cfg, "stimulus.spatial_frequency"),
+            center_diameter_deg=get_si(cfg, "stimulus.center_diameter"),
             duration=duration,
             blank=blank,
             **common,

@@ -38,6 +38,7 @@ from stimuli.movies import (
     FlashedBar,
     FullFieldFlash,
     GaussianNoise,
+    CenterSurroundGrating,
     Grating,
     MovingBar,
     NaturalImage,
@@ -66,6 +67,7 @@ from stimuli.protocols import (
     Epoch,
     Protocol,
     blank_protocol,
+    context_protocol,
     edge_protocol,
     natural_image_protocol,
     orientation_tuning_protocol,
@@ -91,11 +93,11 @@ __all__ = [
     "SpatialParams", "TemporalParams", "NonlinearityParams", "ChannelParams", "SpikeParams", "LGNParams",
     "PARVO", "MAGNO", "MACAQUE_PARAFOVEAL", "MACAQUE_PARAFOVEAL_MAGNO_PARVO", "MOUSE", "DEFAULT_LGN",
     # movies
-    "Stimulus", "StimulusGrid", "StimulusMovie", "Grating", "FlashedBar", "MovingBar", "Edge",
+    "Stimulus", "StimulusGrid", "StimulusMovie", "Grating", "CenterSurroundGrating", "FlashedBar", "MovingBar", "Edge",
     "SparseNoise", "BinaryNoise", "GaussianNoise", "FullFieldFlash", "Blank", "NaturalImage",
     "STIMULUS_TYPES", "make_stimulus", "check_frame_duration",
     # protocols
-    "Epoch", "Protocol", "orientation_tuning_protocol", "edge_protocol", "variability_protocol",
+    "Epoch", "Protocol", "orientation_tuning_protocol", "edge_protocol", "context_protocol", "variability_protocol",
     "sparse_noise_protocol", "natural_image_protocol", "blank_protocol",
     # retina
     "difference_of_gaussians_kernel", "dog_transfer_function", "dog_peak_frequency",

@@ -23,7 +23,7 @@ StimulusGrid
     The pixel grid: field size and degrees per pixel.
 Stimulus
     Base class. Subclasses (``kind`` in brackets): :class:`Grating` (``grating``),
-    :class:`FlashedBar` (``flashed_bar``), :class:`MovingBar` (``moving_bar``),
+    :class:`CenterSurroundGrating` (``center_surround``), :class:`FlashedBar` (``flashed_bar``), :class:`MovingBar` (``moving_bar``),
     :class:`Edge` (``edge``), :class:`SparseNoise` (``sparse_noise``),
     :class:`BinaryNoise` (``binary_noise``), :class:`GaussianNoise` (``gaussian_noise``),
     :class:`FullFieldFlash` (``full_field_flash``), :class:`Blank` (``blank``),
@@ -353,6 +353,85 @@ class Grating(Stimulus):
         if self.aperture_diameter_deg != math.inf:
             frames *= (x**2 + y**2 <= (self.aperture_diameter_deg / 2) ** 2)[None]
         return frames
+
+
+@dataclass(frozen=True)
+class CenterSurroundGrating(Stimulus):
+    """A grating in a central disc and another in the annulus around it: a *context pair* stimulus.
+
+    The centre is the same in every member of a pair; the surround sets the context: the
+    same orientation (iso), another (e.g. orthogonal, cross), or none (``surround_contrast``
+    0: mean grey). Both gratings share spatial and temporal frequency and the phase reference
+    at the centre, so an iso surround continues the centre grating seamlessly.
+
+    Parameters
+    ----------
+    orientation_deg : float
+        Orientation of the centre's bars, deg counter-clockwise from horizontal.
+    surround_orientation_deg : float
+        Orientation of the surround's bars, deg.
+    spatial_frequency_cpd : float
+        Cycles/deg (> 0), both gratings.
+    temporal_frequency_hz : float
+        Drift frequency, Hz (0 = static), both gratings.
+    phase_deg : float
+        Spatial phase at the centre at onset, deg, both gratings.
+    contrast, surround_contrast : float
+        Amplitudes of the centre and the surround, in [-1, 1] (surround 0: no context).
+    center_diameter_deg : float
+        Diameter of the centre disc, deg (> 0).
+    surround_diameter_deg : float
+        Outer diameter of the annulus, deg (> ``center_diameter_deg``; ``inf`` = the rest of
+        the field).
+    center_x_deg, center_y_deg : float
+        Centre of both, deg.
+
+    References
+    ----------
+    Cavanaugh, Bair & Movshon (2002), J. Neurophysiol. 88, 2530, doi:10.1152/jn.00692.2001
+    (surround suppression by iso- and cross-oriented surrounds).
+    """
+
+    kind: ClassVar[str] = "center_surround"
+    orientation_deg: float = 0.0
+    surround_orientation_deg: float = 0.0
+    spatial_frequency_cpd: float = 2.0
+    temporal_frequency_hz: float = 0.0
+    phase_deg: float = 0.0
+    contrast: float = 1.0
+    surround_contrast: float = 1.0
+    center_diameter_deg: float = 0.6
+    surround_diameter_deg: float = math.inf
+    center_x_deg: float = 0.0
+    center_y_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_contrast(self.contrast)
+        _check_contrast(self.surround_contrast)
+        _check_positive(self.spatial_frequency_cpd, "spatial_frequency_cpd")
+        _check_positive(self.center_diameter_deg, "center_diameter_deg")
+        if not self.surround_diameter_deg > self.center_diameter_deg:
+            raise ConfigError(f"surround_diameter_deg must exceed center_diameter_deg ({self.center_diameter_deg}), "
+                              f"got {self.surround_diameter_deg}")
+        if not np.isfinite(self.temporal_frequency_hz):
+            raise ConfigError(f"temporal_frequency_hz must be finite, got {self.temporal_frequency_hz}")
+
+    def validate(self, grid: StimulusGrid, frame_duration_s: float) -> None:
+        _check_aperture(grid, self.center_diameter_deg, self.center_x_deg, self.center_y_deg, self.kind)
+
+    def _render(self, grid, idx, frame_duration_s):
+        common = {"spatial_frequency_cpd": self.spatial_frequency_cpd, "temporal_frequency_hz": self.temporal_frequency_hz,
+                  "phase_deg": self.phase_deg, "aperture_x_deg": self.center_x_deg, "aperture_y_deg": self.center_y_deg}
+        centre = Grating(orientation_deg=self.orientation_deg, contrast=self.contrast,
+                         aperture_diameter_deg=self.center_diameter_deg, **common)._render(grid, idx, frame_duration_s)
+        if self.surround_contrast == 0:
+            return centre
+        surround = Grating(orientation_deg=self.surround_orientation_deg, contrast=self.surround_contrast,
+                           **common)._render(grid, idx, frame_duration_s)
+        x, y = grid.mesh()
+        r2 = (x - self.center_x_deg) ** 2 + (y - self.center_y_deg) ** 2
+        annulus = (r2 > (self.center_diameter_deg / 2) ** 2) & (r2 <= (self.surround_diameter_deg / 2) ** 2)
+        return centre + surround * annulus[None]
 
 
 def _flash_mask(idx: np.ndarray, frame_duration_s: float, onset_s: float, duration_s: float) -> np.ndarray:
@@ -771,7 +850,7 @@ class NaturalImage(Stimulus):
 #: ``kind`` → stimulus class.
 STIMULUS_TYPES: dict[str, type[Stimulus]] = {
     cls.kind: cls
-    for cls in (Grating, FlashedBar, MovingBar, Edge, SparseNoise, BinaryNoise, GaussianNoise,
+    for cls in (Grating, CenterSurroundGrating, FlashedBar, MovingBar, Edge, SparseNoise, BinaryNoise, GaussianNoise,
                 FullFieldFlash, Blank, NaturalImage)
 }
 

@@ -19,6 +19,8 @@ orientation_tuning_protocol
     Gratings: orientations × phases × contrasts × repeats (DESIGN §5, P1).
 edge_protocol
     Edges: orientations × polarities × positions × repeats (P1).
+context_protocol
+    Context pairs: a centre grating alone, with an iso- and a cross-oriented surround (P3).
 variability_protocol
     The same static stimuli repeated ≥ 100 times (P2).
 sparse_noise_protocol
@@ -29,6 +31,7 @@ natural_image_protocol
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import ConfigError
+from analysis.errors import ConfigError, suggest
 from stimuli.movies import (
     Blank,
+    CenterSurroundGrating,
     Edge,
     FrameSource,
     Grating,
@@ -56,6 +60,8 @@ __all__ = [
     "Protocol",
     "orientation_tuning_protocol",
     "edge_protocol",
+    "context_protocol",
+    "CONTEXTS",
     "variability_protocol",
     "sparse_noise_protocol",
     "natural_image_protocol",
@@ -414,6 +420,60 @@ def orientation_tuning_protocol(
     ]
     epochs = _epochs_from_conditions(conditions, n_repeats, duration, blank, "orientation_tuning", seed)
     return Protocol(epochs, frame_duration, field_size_deg, deg_per_pixel, name="orientation_tuning")
+
+
+#: Contexts of :func:`context_protocol`: surround orientation relative to the centre (deg),
+#: ``None`` for no surround.
+CONTEXTS: dict[str, float | None] = {"center": None, "iso": 0.0, "cross": 90.0}
+
+
+def context_protocol(
+    n_orientations: int = 8,
+    phases_deg: Iterable[float] = (0.0, 180.0),
+    contexts: Iterable[str] = ("center", "iso", "cross"),
+    n_repeats: int = 3,
+    spatial_frequency_cpd: float = 2.0,
+    center_diameter_deg: float = 0.6,
+    duration: float = 0.3,
+    blank: float = 0.2,
+    frame_duration: float = 0.01,
+    field_size_deg: float = 2.0,
+    deg_per_pixel: float = 0.02,
+    seed: int | None = 0,
+) -> Protocol:
+    """Context pairs: the same centre grating alone, with an iso- and with a cross-oriented surround.
+
+    Static :class:`~stimuli.movies.CenterSurroundGrating` conditions, numbered in the order of
+    ``itertools.product(orientations, phases, contexts)``, shuffled within each repeat by
+    ``seed``; the surround fills the field around the centre disc. The trials table gets the
+    stimulus parameters (``surround_orientation_deg``, ``surround_contrast`` 0 for ``center``)
+    and the context name as ``label`` (``context_<name>``). Durations in s, angles in deg.
+
+    Examples
+    --------
+    >>> p = context_protocol(n_orientations=2, phases_deg=(0,), n_repeats=1, field_size_deg=1.0,
+    ...                      deg_per_pixel=0.05, center_diameter_deg=0.4, seed=None)
+    >>> p.trials_table()["label"].tolist()
+    ['context_center', 'context_iso', 'context_cross', 'context_center', 'context_iso', 'context_cross']
+    """
+    if int(n_orientations) != n_orientations or n_orientations < 1:
+        raise ConfigError(f"n_orientations must be a positive integer, got {n_orientations}")
+    contexts = list(contexts)
+    for name in contexts:
+        if name not in CONTEXTS:
+            raise ConfigError(f"contexts: unknown context {name!r}; valid: {list(CONTEXTS)}{suggest(name, CONTEXTS)}")
+    orientations = [180.0 * k / n_orientations for k in range(int(n_orientations))]
+    conditions, labels = [], []
+    for o, ph, name in itertools.product(orientations, list(phases_deg), contexts):
+        relative = CONTEXTS[name]
+        conditions.append(CenterSurroundGrating(
+            orientation_deg=o, surround_orientation_deg=(o + (relative or 0.0)) % 180.0,
+            spatial_frequency_cpd=spatial_frequency_cpd, phase_deg=float(ph),
+            surround_contrast=0.0 if relative is None else 1.0, center_diameter_deg=center_diameter_deg))
+        labels.append(f"context_{name}")
+    epochs = _epochs_from_conditions(conditions, n_repeats, duration, blank, "context", seed)
+    epochs = [dataclasses.replace(e, label=labels[e.condition]) for e in epochs]
+    return Protocol(epochs, frame_duration, field_size_deg, deg_per_pixel, name="context_pairs")
 
 
 def edge_protocol(

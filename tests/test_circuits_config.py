@@ -90,3 +90,19 @@ def test_load_config_file_errors(tmp_path):
     cfg = load_config(good)
     assert get_si(cfg, "run.dt") == pytest.approx(5e-5, rel=1e-12)
     assert (cfg["run"]["master_seed"], cfg["stream"]["variant"]) == (7, "hierarchical")
+
+
+def test_context_protocol_from_config():
+    import numpy as np
+
+    from circuits.config import resolve_config
+    from circuits.run import protocol_from_config
+
+    cfg = resolve_config({"stimulus": {"protocol": "context", "orientations": 2, "phases": 1, "repeats": 1,
+                                       "center_diameter": "0.5 deg"}})
+    table = protocol_from_config(cfg, seed=3).trials_table()
+    # 2 orientations x 1 phase x (centre alone, iso, cross) x 1 repeat
+    assert sorted(table["label"].tolist()) == ["context_center"] * 2 + ["context_cross"] * 2 + ["context_iso"] * 2
+    assert np.all(table["center_diameter_deg"] == 0.5) and set(table["stimulus"].tolist()) == {"center_surround"}
+    with pytest.raises(ConfigError, match="stimulus.center_diameter"):
+        resolve_config({"stimulus": {"center_diameter": "0 deg"}})

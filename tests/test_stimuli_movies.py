@@ -8,10 +8,12 @@ import math
 import numpy as np
 import pytest
 
+from analysis.errors import ConfigError
 from analysis.spiketrains import validate_table
 from stimuli import (
     BinaryNoise,
     Blank,
+    CenterSurroundGrating,
     Edge,
     Epoch,
     FlashedBar,
@@ -24,6 +26,7 @@ from stimuli import (
     SparseNoise,
     StimulusGrid,
     StimulusMovie,
+    context_protocol,
     edge_protocol,
     natural_image_protocol,
     orientation_tuning_protocol,
@@ -66,6 +69,29 @@ def test_square_grating_and_aperture():
     assert np.all(frame[~inside] == 0)
     # inside: +-contrast (square wave); both values present
     assert set(np.unique(frame[inside])) == {-0.5, 0.5}
+
+
+def test_center_surround_grating_contexts():
+    common = {"orientation_deg": 30.0, "spatial_frequency_cpd": 2.0, "phase_deg": 45.0, "center_diameter_deg": 0.4}
+    x, y = GRID.mesh()
+    centre = x**2 + y**2 <= 0.04
+    full = Grating(orientation_deg=30.0, spatial_frequency_cpd=2.0, phase_deg=45.0).render(GRID, [0, 3], 0.01)
+    # iso: the surround continues the centre grating, so the frame is the full-field grating
+    iso = CenterSurroundGrating(surround_orientation_deg=30.0, **common).render(GRID, [0, 3], 0.01)
+    np.testing.assert_array_equal(iso, full)
+    # no context: the centre grating in its aperture, mean grey around it
+    alone = CenterSurroundGrating(surround_contrast=0.0, **common).render(GRID, [0], 0.01)[0]
+    np.testing.assert_array_equal(alone, Grating(aperture_diameter_deg=0.4, orientation_deg=30.0,
+                                                 spatial_frequency_cpd=2.0, phase_deg=45.0).render(GRID, [0], 0.01)[0])
+    # cross: the centre as before, the surround the orthogonal grating
+    cross = CenterSurroundGrating(surround_orientation_deg=120.0, **common).render(GRID, [0], 0.01)[0]
+    other = Grating(orientation_deg=120.0, spatial_frequency_cpd=2.0, phase_deg=45.0).render(GRID, [0], 0.01)[0]
+    np.testing.assert_array_equal(cross[centre], full[0][centre])
+    np.testing.assert_array_equal(cross[~centre], other[~centre])
+    with pytest.raises(ConfigError, match="surround_diameter_deg must exceed center_diameter_deg"):
+        CenterSurroundGrating(center_diameter_deg=0.5, surround_diameter_deg=0.5)
+    with pytest.raises(ConfigError, match="aperture"):
+        CenterSurroundGrating(center_diameter_deg=0.4, center_x_deg=0.4).validate(GRID, 0.01)
 
 
 def test_edge_polarity_and_position():
@@ -218,6 +244,18 @@ def test_protocol_builders():
     var = variability_protocol(field_size_deg=1.0, deg_per_pixel=0.05)
     # DESIGN §5 P2: >= 100 repeats of the same stimulus
     assert np.bincount(var.trials_table()["condition"]).tolist() == [100]
+    context = context_protocol(n_orientations=4, phases_deg=(0, 180), n_repeats=2, field_size_deg=1.0,
+                               deg_per_pixel=0.05, center_diameter_deg=0.4)
+    table = context.trials_table()
+    # DESIGN §5 P3 context pairs: 4 orientations x 2 phases x (centre alone, iso, cross) x 2 repeats
+    assert len(context.epochs) == 48 and np.bincount(table["condition"]).tolist() == [2] * 24
+    centre_only = table["label"] == "context_center"
+    assert centre_only.sum() == 16 and np.all(table["surround_contrast"][centre_only] == 0)
+    iso, cross = table["label"] == "context_iso", table["label"] == "context_cross"
+    np.testing.assert_array_equal(table["surround_orientation_deg"][iso], table["orientation_deg"][iso])
+    np.testing.assert_allclose((table["surround_orientation_deg"][cross] - table["orientation_deg"][cross]) % 180, 90)
+    with pytest.raises(ConfigError, match="unknown context 'isso'.*did you mean 'iso'"):
+        context_protocol(contexts=("isso",))
     nat = natural_image_protocol(n_images=4, n_repeats=5, field_size_deg=1.0, deg_per_pixel=0.05)
     assert np.bincount(nat.trials_table()["condition"]).tolist() == [5, 5, 5, 5]
 
