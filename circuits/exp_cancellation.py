@@ -86,6 +86,14 @@ logger = logging.getLogger(__name__)
 
 #: Conditions run for every variant × seed: the intact network and the two silencing experiments.
 CONDITIONS = ("intact", "silence_l4", "silence_l23")
+#: The context-pair condition (DESIGN §5 P3 "P1 set + context pairs"): each centre grating
+#: alone, with an iso- and with a cross-oriented surround (:func:`stimuli.context_protocol`),
+#: 2 phases (8 x 2 x 3 conditions x 3 repeats: 72 s of biological time).
+CONTEXT = "context"
+CONTEXT_STIMULUS = {"protocol": "context", "phases": 2}
+#: Cells whose receptive-field centre lies this far inside the centre disc's edge count as
+#: centred (deg): their classical RF sees the centre, the surround only around it.
+CONTEXT_MARGIN_DEG = 0.1
 #: Population silenced by each silencing condition (every station of the run).
 SILENCED = {"silence_l4": "l4_exc", "silence_l23": "l23_exc"}
 #: One-sided significance level of the per-cell "raised by silencing" test; under no effect at
@@ -407,6 +415,63 @@ def _conditions(stations: Sequence[str]) -> dict[str, dict[str, Any]]:
             "manipulation": [{"kind": "silence", "stations": list(stations), "populations": [population],
                               "start": "0 s", "stop": "inf s"}],
         }
+    out[CONTEXT] = {"stimulus": dict(CONTEXT_STIMULUS)}
+    return out
+
+
+def _centred_cells(record: Any, population: str, radius_deg: float) -> np.ndarray:
+    """Boolean mask of the cells whose RF centre (node labels ``rf_x``/``rf_y``) lies in the disc."""
+    nodes = record.nodes.get(population, {})
+    if "rf_x" not in nodes or "rf_y" not in nodes:
+        return np.ones(record[population].n_nodes, dtype=bool)
+    return np.hypot(np.asarray(nodes["rf_x"], float), np.asarray(nodes["rf_y"], float)) <= radius_deg
+
+
+def context_metrics(record: Any) -> dict[tuple[str, str, str], float]:
+    """Surround (context) modulation per station × layer (E cells) from a context-pair run.
+
+    Cells are those whose RF centre lies :data:`CONTEXT_MARGIN_DEG` inside the centre disc
+    and that fire ≥ 1 spike/s to the centre alone (mean over its conditions).
+
+    * ``context_rate_center``, ``context_rate_iso``, ``context_rate_cross``: mean evoked
+      rate of those cells per context, spikes/s;
+    * ``surround_suppression_iso``, ``surround_suppression_cross``: median over the cells of
+      1 − R_context / R_centre, rates averaged over orientations and phases (Cavanaugh et al.
+      2002: > 0 suppression, < 0 facilitation);
+    * ``context_cells``: how many cells entered;
+    * layer ``l5``, from the sampled cells' charges (all sampled cells):
+      ``context_charge_ff_iso_change``, ``context_charge_pv_iso_change``: mean shortcut and
+      PV charge with the iso surround minus with the centre alone, pC. An iso context that
+      suppresses L5 through a larger PV charge while the shortcut charge stays is an *edit*
+      of the shortcut input by the station's computation.
+    """
+    trials = record.trials
+    labels = np.asarray(trials["label"]).astype(str)
+    centre_diameter = float(np.nanmax(np.asarray(trials["center_diameter_deg"], float)))
+    out: dict[tuple[str, str, str], float] = {}
+    contexts = {name: labels == f"context_{name}" for name in ("center", "iso", "cross")}
+    if not contexts["center"].any():
+        raise ConfigError("context metrics need the 'context' stimulus protocol (no context_center trials)")
+    for population, station, layer in _population_layers(record):
+        rates, _ = _response_rates(record, population)
+        mask = _centred_cells(record, population, centre_diameter / 2 - CONTEXT_MARGIN_DEG)
+        mean = {name: rates[sel][:, mask].mean(axis=0) for name, sel in contexts.items() if sel.any()}
+        responsive = mean["center"] >= 1.0
+        out[(station, layer, "context_cells")] = float(responsive.sum())
+        for name, values in mean.items():
+            out[(station, layer, f"context_rate_{name}")] = float(values[responsive].mean()) if responsive.any() else math.nan
+        for name in ("iso", "cross"):
+            if name in mean:
+                index = 1 - mean[name][responsive] / mean["center"][responsive]
+                out[(station, layer, f"surround_suppression_{name}")] = (
+                    float(np.median(index)) if index.size >= MIN_CELLS else math.nan)
+        table = (record.currents or {}).get(f"{station}_l5_exc") if layer == "l5" else None
+        if table and contexts["iso"].any():
+            for pathway in ("ff", "pv"):
+                if pathway in table:
+                    charge = np.asarray(table[pathway], float)
+                    change = charge[contexts["iso"]].mean() - charge[contexts["center"]].mean()
+                    out[(station, "l5", f"context_charge_{pathway}_iso_change")] = float(change * _PICO)
     return out
 
 
@@ -463,6 +528,7 @@ def cancellation_metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], 
     ``raised_chance_bound`` (:func:`raised_chance_bound` for that many cells), and
     ``charge_pv_<cond>`` (pC). For every layer ``l4, l23, l5``: ``rate_<cond>``, the mean
     evoked rate in each condition (the manipulation check: silenced layers near 0).
+    From the context-pair run: :func:`context_metrics`.
     """
     if "intact" not in runs:
         raise ConfigError("cancellation metrics need the 'intact' condition")
@@ -478,6 +544,8 @@ def cancellation_metrics(runs: Mapping[str, Any]) -> dict[tuple[str, str, str], 
             r, _ = _response_rates(record, population)
             rates[condition][(station, layer)] = r
             out[(station, layer, f"rate_{condition}")] = float(r.mean())
+    if CONTEXT in runs:
+        out.update(context_metrics(runs[CONTEXT]))
     for population, station, layer in _population_layers(intact):
         if layer != "l5":
             continue

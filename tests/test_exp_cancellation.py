@@ -131,8 +131,10 @@ TINY = {
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("cancellation")
+    # the silencing conditions; the context pairs run in test_context_condition_end_to_end
     results = run_experiment("cancellation", out, variants=["residual", "hierarchical"], n_seeds=1, scale=0.05,
-                             device="runtime", overrides=TINY, progress=False)
+                             device="runtime", overrides=TINY, progress=False,
+                             conditions=["intact", "silence_l4", "silence_l23"])
     return out, results
 
 
@@ -193,3 +195,51 @@ def test_silencing_reaches_its_target(tiny):
     # hierarchical L5 loses its only stimulus drive with L4 (measured -9 spikes/s of about 10)
     assert _m(results, "hierarchical", "v1", "l5", "rate_change_silence_l4") < -0.5 * _m(
         results, "hierarchical", "v1", "l5", "rate_intact")
+
+
+def test_context_metrics_on_known_rates():
+    from analysis.spiketrains import SpikeRecord, SpikeTrains
+    from circuits.exp_cancellation import context_metrics
+
+    # 3 contexts x 4 repeats of 0.25 s epochs (response window 0.2 s after the 50 ms delay).
+    # Cells 0-3 sit in the centre disc (RF at 0.1 deg, disc radius 0.3, margin 0.1) and fire
+    # 20 / 10 / 20 spikes/s to centre / iso / cross: suppression 1 - 10/20 = 0.5 (iso), 0 (cross).
+    # Cell 4 sits outside the disc and cell 5 is silent to the centre: neither may enter.
+    labels = np.tile(["context_center", "context_iso", "context_cross"], 4)
+    start = np.arange(labels.size) * 0.5
+    rates = {"context_center": 20.0, "context_iso": 10.0, "context_cross": 20.0}
+    times, nodes = [], []
+    for t0, label in zip(start, labels):
+        n_spikes = int(round(rates[label] * 0.2))
+        for cell in range(4):
+            times += list(t0 + 0.05 + (np.arange(n_spikes) + 0.5) * 0.2 / n_spikes)
+            nodes += [cell] * n_spikes
+        times += list(t0 + 0.05 + (np.arange(8) + 0.5) * 0.2 / 8)  # cell 4: 40 spikes/s, outside the disc
+        nodes += [4] * 8
+    order = np.argsort(times, kind="stable")
+    spikes = SpikeTrains("v1_l4_exc", np.asarray(nodes)[order], np.asarray(times)[order], n_nodes=6,
+                         t_start=0.0, t_stop=float(start[-1] + 0.5))
+    trials = {"start": start, "stop": start + 0.25, "label": labels, "center_diameter_deg": np.full(labels.size, 0.6)}
+    rf = {"rf_x": np.array([0.1, -0.1, 0.0, 0.05, 0.8, 0.0]), "rf_y": np.zeros(6)}
+    record = SpikeRecord(spikes={"v1_l4_exc": spikes}, trials=trials, nodes={"v1_l4_exc": rf})
+    out = context_metrics(record)
+    assert out[("v1", "l4", "context_cells")] == 4
+    assert out[("v1", "l4", "context_rate_center")] == pytest.approx(20.0)
+    assert out[("v1", "l4", "context_rate_iso")] == pytest.approx(10.0)
+    assert out[("v1", "l4", "surround_suppression_iso")] == pytest.approx(0.5)
+    assert out[("v1", "l4", "surround_suppression_cross")] == pytest.approx(0.0)
+    with pytest.raises(ConfigError, match="context"):
+        context_metrics(SpikeRecord(spikes={"v1_l4_exc": spikes}, trials={**trials, "label": np.full(12, "x")},
+                                    nodes={"v1_l4_exc": rf}))
+
+
+def test_context_condition_end_to_end(tmp_path):
+    results = run_experiment("cancellation", tmp_path, variants=["residual"], n_seeds=1, scale=0.05,
+                             device="runtime", overrides=TINY, progress=False, conditions=["intact", "context"])
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.h5")) == [
+        "residual_context_seed1.h5", "residual_intact_seed1.h5"]
+    v1 = results["metrics"]["residual"]["v1"]
+    # V1 L4 cells in the centre disc answer the centre grating (measured 5 cells, 10.5 spikes/s)
+    assert v1["l4"]["context_cells"]["mean"] >= 1 and v1["l4"]["context_rate_center"]["mean"] > 1.0
+    assert {"context_charge_ff_iso_change", "context_charge_pv_iso_change"} <= set(v1["l5"])
+    assert results["verdicts"]["P3"]["supported"] is None  # no silencing runs, no hierarchical: not tested
