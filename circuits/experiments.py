@@ -351,8 +351,19 @@ def _criterion(name: str, value: float, threshold: float, passed: bool | None) -
 
 
 def _verdict(criteria: list[dict[str, Any]]) -> dict[str, Any]:
+    """Combine criteria that must all pass (three-valued, Kleene's strong conjunction).
+
+    One failed criterion refutes the prediction whatever the untested ones would show
+    (``supported: false``); otherwise an untested criterion (``passed: null``) leaves it
+    untested (``null``); all passed gives ``true``.
+    """
     passed = [c["passed"] for c in criteria]
-    supported = None if any(p is None for p in passed) else all(passed)
+    if any(p is False for p in passed):
+        supported: bool | None = False
+    elif any(p is None for p in passed):
+        supported = None
+    else:
+        supported = all(passed)
     return {"supported": supported, "criteria": criteria}
 
 

@@ -217,3 +217,20 @@ def test_conditions_select_what_runs(tmp_path):
         run_experiment("edge-tuning", tmp_path / "x", conditions=["edge"], overrides=TINY, progress=False)
     with pytest.raises(ConfigError, match="--conditions: variability has no condition"):
         run_experiment("variability", tmp_path / "y", conditions=["gratings"], progress=False)
+
+
+def test_verdict_is_the_three_valued_conjunction_of_its_criteria():
+    """Kleene's strong conjunction: one failed criterion refutes; untested leaves untested."""
+    from circuits.experiments import _criterion, _verdict
+
+    def supported(*passed):
+        return _verdict([_criterion(f"c{i}", 0.0, 0.0, p) for i, p in enumerate(passed)])["supported"]
+
+    assert supported(True, True) is True
+    assert supported(True, None) is None
+    assert supported(None, None) is None
+    # A failure is decisive even beside an untested criterion (hierarchy's G5 at scale 1:
+    # RF size fell along the stream in two variants while latency was undetectable).
+    assert supported(False, None) is False
+    assert supported(None, False, True) is False
+    assert supported(True, False) is False
