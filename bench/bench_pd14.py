@@ -114,15 +114,26 @@ def _worker(scale: float, device: str, threads: int, seed: int, out_json: Path, 
 OMP_ENV = {"OMP_WAIT_POLICY": "ACTIVE"}
 
 
+def run_timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, list[float]]:
+    """Run one benchmark worker subprocess with :data:`OMP_ENV`.
+
+    Returns
+    -------
+    proc, wall, load_before
+        The finished process (output captured), its wall time (s) and the load average
+        before it started.
+    """
+    load_before = list(os.getloadavg())
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=3600, env={**os.environ, **OMP_ENV})
+    return proc, time.perf_counter() - t0, load_before
+
+
 def _measure(scale: float, device: str, threads: int, tmp: Path, layout: str = "default", background: str = "poisson") -> dict:
     out_json = tmp / f"pd14_{scale}_{device}_{threads}_{layout}_{background}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--scale", str(scale), "--device", device,
            "--threads", str(threads), "--json", str(out_json), "--background", background, "--layout", layout]
-    load_before = os.getloadavg()
-    env = {**os.environ, **OMP_ENV}
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=3600, env=env)
-    wall = time.perf_counter() - t0
+    proc, wall, load_before = run_timed(cmd)
     if proc.returncode != 0:
         logger.error("pd14 %s %s x%d failed: %s", scale, device, threads, proc.stderr[-2000:])
         return {"scale": scale, "device": device, "threads": threads, "error": proc.stderr[-2000:]}

@@ -10,6 +10,9 @@ and their ``targets`` list, when they have one).
 
     python bench/report.py [--results bench/results] [--out bench/RESULTS.md]
 
+``pd14_ab`` writes one file per scale (``pd14_ab.json`` at 0.1, ``pd14_ab_scale0.25.json`` ...):
+each gets its own section, by increasing scale.
+
 A benchmark may state its targets as ``"targets": [{"what", "measured", "target", "met"}]``;
 the renderers below derive them for the older result files that predate this convention.
 """
@@ -32,12 +35,15 @@ HERE = Path(__file__).resolve().parent
 #: Simulation wall time (s) for 1 s of PD14, Poisson background, on a 2-core machine: the
 #: reference ranges of issue #8 ("Reference figures", medians of two benchmark rounds),
 #: keyed by scale and by our configuration labels (ours <-> the hand-written Brian2 script
-#: of the same device and threads).
+#: of the same device and threads; ``references`` labels that script's standalone 2-thread
+#: run ``brian2_standalone_2threads``, ``pd14_ab`` ``brian2_standalone_2t``).
 ISSUE_REFERENCE_S: dict[float, dict[str, tuple[float, float]]] = {
     0.1: {"nest_1thread": (14.0, 17.0), "nest_2threads": (7.4, 7.8), "cython": (3.7, 4.3),
-          "brian2_cython": (3.7, 4.3), "cpp_standalone_2t": (1.9, 2.3), "brian2_standalone_2threads": (1.9, 2.3)},
+          "brian2_cython": (3.7, 4.3), "cpp_standalone_2t": (1.9, 2.3), "brian2_standalone_2threads": (1.9, 2.3),
+          "brian2_standalone_2t": (1.9, 2.3)},
     0.25: {"nest_1thread": (70.0, 72.0), "nest_2threads": (35.0, 36.0), "cython": (11.0, 14.0),
-           "brian2_cython": (11.0, 14.0), "cpp_standalone_2t": (8.3, 9.2), "brian2_standalone_2threads": (8.3, 9.2)},
+           "brian2_cython": (11.0, 14.0), "cpp_standalone_2t": (8.3, 9.2), "brian2_standalone_2threads": (8.3, 9.2),
+           "brian2_standalone_2t": (8.3, 9.2)},
 }
 #: Issue #8 targets used by the derived checks below.
 TARGET_NEST_SPEEDUP = 6.0  # PD14 0.1, 2 threads, NEST / ours
@@ -56,8 +62,8 @@ def fmt(value: Any, digits: int = 3) -> str:
 
     Examples
     --------
-    >>> fmt(1234567.0), fmt(0.012345), fmt(None), fmt(7.0), fmt(True)
-    ('1,234,567', '0.0123', '-', '7.00', 'yes')
+    >>> fmt(1234567.0), fmt(0.012345), fmt(None), fmt(7.0), fmt(True), fmt(0.63 - 0.62)
+    ('1,234,567', '0.0123', '-', '7.00', 'yes', '0.0100')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -69,6 +75,9 @@ def fmt(value: Any, digits: int = 3) -> str:
         return f"{value:,.0f}"
     if value == 0:
         return "0"
+    # round to the significant digits first, so that 0.00999999 (a difference of sums) is
+    # 0.0100, not 0.01000
+    value = float(f"{value:.{digits}g}")
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}"
 
@@ -149,6 +158,28 @@ def target(what: str, measured: float | None, wanted: str, met: bool) -> dict:
 # ---------------------------------------------------------------- per-benchmark renderers
 
 
+def pd14_ab_name(scale: float) -> str:
+    """Result name (file stem) of ``bench_pd14_ab`` at ``scale``, as ``bench_pd14_ab.result_name`` writes it.
+
+    Examples
+    --------
+    >>> pd14_ab_name(0.1), pd14_ab_name(0.25)
+    ('pd14_ab', 'pd14_ab_scale0.25')
+    """
+    return "pd14_ab" if math.isclose(float(scale), 0.1) else f"pd14_ab_scale{float(scale):g}"
+
+
+def is_pd14_ab(name: str) -> bool:
+    """Whether ``name`` is a ``bench_pd14_ab`` result: ``pd14_ab`` (scale 0.1) or ``pd14_ab_scale<S>``."""
+    return name == "pd14_ab" or name.startswith("pd14_ab_scale")
+
+
+def pd14_ab_docs(docs: dict) -> list[dict]:
+    """Every ``bench_pd14_ab`` result of ``docs`` (name -> document), by increasing scale."""
+    found = [doc for name, doc in docs.items() if is_pd14_ab(name)]
+    return sorted(found, key=lambda doc: float(doc.get("scale", 0.1)))
+
+
 def render_pd14_ab(doc: dict, docs: dict) -> Section:
     configs = doc["configurations"]
     ratios = doc.get("sim_time_ratios", {})
@@ -178,7 +209,7 @@ def render_pd14_ab(doc: dict, docs: dict) -> Section:
         pops = list(next(iter(rates.values())))
         tables.append(markdown_table(["our rate vs NEST (same threads)", *pops],
                                      [[k, *(f"{100 * v[p]:+.1f} %" for p in pops)] for k, v in rates.items()]))
-    return {"title": "PD14 scale 0.1: NEST 3.10 and ours interleaved A/B (`pd14_ab`)",
+    return {"title": f"PD14 scale {float(scale):g}: NEST 3.10 and ours interleaved A/B (`{pd14_ab_name(scale)}`)",
             "what": doc.get("what", ""), "tables": tables, "notes": [doc.get("note", "")],
             "targets": doc.get("targets", [])}
 
@@ -261,9 +292,10 @@ def render_references(doc: dict, docs: dict) -> Section:
 
 def _our_event_rates(docs: dict) -> list[tuple[str, float]]:
     out = []
-    ab = docs.get("pd14_ab")
-    if ab:
-        out += [(f"pd14_ab {k}", c["synaptic_events_per_s"]) for k, c in ab["configurations"].items() if c["engine"] == "ours"]
+    for ab in pd14_ab_docs(docs):
+        scale = float(ab.get("scale", 0.1))
+        out += [(f"pd14_ab {scale:g} {k}", c["synaptic_events_per_s"]) for k, c in ab["configurations"].items()
+                if c["engine"] == "ours"]
     pd14 = docs.get("pd14")
     if pd14:
         out += [(f"pd14 {r['scale']} {r.get('config')}", r["synaptic_events_per_s"]) for r in pd14["results"]
@@ -397,6 +429,87 @@ def render_session(doc: dict, docs: dict) -> Section:
             "notes": notes, "targets": targets}
 
 
+#: A category counts as slower (faster) on 2 threads when its time changes by more than this fraction.
+PROFILE_TOLERANCE = 0.05
+
+
+def _signed(value: float | None) -> str:
+    """A difference with its sign: ``+0.120``, ``-0.0300``, ``0``."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    return ("+" if value > 0 else "-") + fmt(abs(value))
+
+
+def _outside_row(model: dict) -> dict | None:
+    """The loop time outside every profiled code object (clocks, the scheduler, barriers) as a category row."""
+    loop, total = model.get("loop_s", {}), model.get("profiled_sum_s", {})
+    try:
+        one, two = loop["1"] - total["1"], loop["2"] - total["2"]
+    except (KeyError, TypeError):
+        return None
+    return {"category": "outside the code objects (loop − profiled sum)", "n_code_objects": None, "s_1t": one,
+            "s_2t": two, "ratio_2t_over_1t": two / one if one > 0 else None, "delta_s": two - one}
+
+
+def profile_sentence(label: str, model: dict, tolerance: float = PROFILE_TOLERANCE) -> str:
+    """One sentence from one model's profile: the loop's 2-thread/1-thread ratio and the categories that change.
+
+    Categories (and the loop time outside the code objects) whose time on 2 threads exceeds
+    (falls below) their time on 1 thread by more than ``tolerance`` are listed as slower
+    (faster), the largest absolute change first.
+    """
+    loop = model.get("loop_s", {})
+    one, two = loop.get("1"), loop.get("2")
+    text = f"{label}: "
+    if one and two:
+        text += (f"the simulation loop takes {fmt(two / one)}× as long on 2 threads as on 1 ({fmt(one)} s → "
+                 f"{fmt(two)} s)")
+    else:
+        text += "no loop time recorded"
+    rows = [r for r in [*model.get("categories", []), _outside_row(model)] if r and r.get("ratio_2t_over_1t") is not None]
+    slower = sorted((r for r in rows if r["ratio_2t_over_1t"] > 1 + tolerance), key=lambda r: -abs(r["delta_s"]))
+    faster = sorted((r for r in rows if r["ratio_2t_over_1t"] < 1 - tolerance), key=lambda r: -abs(r["delta_s"]))
+    if slower:
+        text += "; slower on 2 threads: " + ", ".join(
+            f"{r['category']} ({fmt(r['ratio_2t_over_1t'])}×, {_signed(r['delta_s'])} s)" for r in slower)
+    else:
+        text += f"; nothing is more than {tolerance:.0%} slower on 2 threads"
+    if faster:
+        text += "; faster: " + ", ".join(
+            f"{r['category']} ({fmt(r['ratio_2t_over_1t'])}×, {_signed(r['delta_s'])} s)" for r in faster)
+    return text + "."
+
+
+def render_profile(doc: dict, docs: dict) -> Section:
+    tables, notes = [], []
+    header = ["category", "code objects", "1 thread (s)", "2 threads (s)", "2 thr / 1 thr", "2 thr − 1 thr (s)"]
+    for name, model in doc["models"].items():
+        label = model.get("what", name)
+        if model.get("error"):
+            notes.append(f"{label}: failed: {model['error'][-300:]}")
+            continue
+        rows = [[r["category"], fmt(r["n_code_objects"]), fmt(r["s_1t"]), fmt(r["s_2t"]), fmt(r["ratio_2t_over_1t"]),
+                 _signed(r["delta_s"])] for r in model["categories"]]
+        totals = (("all profiled code objects", model["profiled_sum_s"]), ("simulation loop", model["loop_s"]))
+        outside = _outside_row(model)
+        if outside:
+            rows.append([outside["category"], "", fmt(outside["s_1t"]), fmt(outside["s_2t"]),
+                         fmt(outside["ratio_2t_over_1t"]), _signed(outside["delta_s"])])
+        n_objects = sum(r["n_code_objects"] or 0 for r in model["categories"])
+        for what, pair in totals:
+            one, two = pair.get("1"), pair.get("2")
+            rows.append([f"**{what}**", fmt(n_objects) if what.startswith("all") else "", fmt(one), fmt(two),
+                         fmt(two / one if one and two else None),
+                         _signed(two - one if one is not None and two is not None else None)])
+        tables.append(f"**{label}**\n\n" + markdown_table(header, rows))
+        notes.append(profile_sentence(label, model))
+    notes.append(doc.get("note", ""))
+    return {"title": "Where the time goes on 1 and 2 threads: Brian2's profile of our cpp_standalone runs (`profile`)",
+            "what": doc.get("what", ""), "tables": tables, "notes": notes, "targets": doc.get("targets", [])}
+
+
 def render_generic(doc: dict, docs: dict) -> Section:
     rows = [[k, fmt(v)] for k, v in doc.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "cpu_count"]
@@ -408,10 +521,30 @@ def render_generic(doc: dict, docs: dict) -> Section:
 RENDERERS: dict[str, Callable[[dict, dict], Section]] = {
     "pd14_ab": render_pd14_ab, "pd14": render_pd14, "references": render_references, "machine": render_machine,
     "analysis": render_analysis, "io": render_io, "stimuli": render_stimuli, "stream": render_stream,
-    "session": render_session,
+    "session": render_session, "profile": render_profile,
 }
-#: Sections in this order first, then any other benchmark alphabetically.
-ORDER = ("pd14_ab", "pd14", "references", "machine", "analysis", "stimuli", "io")
+#: Sections in this order first, then any other benchmark alphabetically; ``pd14_ab`` stands
+#: for every ``pd14_ab*`` result (one per scale), by increasing scale.
+ORDER = ("pd14_ab", "pd14", "references", "profile", "machine", "analysis", "stimuli", "io")
+
+
+def renderer_for(name: str) -> Callable[[dict, dict], Section]:
+    """The renderer of result ``name``: :data:`RENDERERS`, :func:`render_pd14_ab` for every scale, else generic."""
+    if name in RENDERERS:
+        return RENDERERS[name]
+    return render_pd14_ab if is_pd14_ab(name) else render_generic
+
+
+def section_order(results: dict[str, tuple[Path, dict]]) -> list[str]:
+    """Result names in section order: :data:`ORDER` (``pd14_ab`` files by scale), then the rest alphabetically."""
+    names: list[str] = []
+    for name in ORDER:
+        if name == "pd14_ab":
+            ab = [n for n in results if is_pd14_ab(n)]
+            names += sorted(ab, key=lambda n: (float(results[n][1].get("scale", 0.1)), n))
+        elif name in results:
+            names.append(name)
+    return names + sorted(n for n in results if n not in names)
 
 
 # ---------------------------------------------------------------- the document
@@ -434,7 +567,7 @@ def load_results(results_dir: str | Path) -> dict[str, tuple[Path, dict]]:
 def render_section(name: str, path: Path | None, doc: dict, docs: dict) -> str:
     """The Markdown section of one benchmark."""
     try:
-        sec = RENDERERS.get(name, render_generic)(doc, docs)
+        sec = renderer_for(name)(doc, docs)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         # a result file of an older layout must not stop the report of the others
         logger.warning("%s: dedicated layout not found (%r); generic section", name, exc)
@@ -463,7 +596,7 @@ def render_section(name: str, path: Path | None, doc: dict, docs: dict) -> str:
 def render_markdown(results: dict[str, tuple[Path, dict]]) -> str:
     """The whole ``RESULTS.md`` for loaded results (see :func:`load_results`)."""
     docs = {name: doc for name, (_, doc) in results.items()}
-    names = [n for n in ORDER if n in results] + sorted(n for n in results if n not in ORDER)
+    names = section_order(results)
     missed = []
     body = []
     for name in names:
@@ -478,7 +611,7 @@ def render_markdown(results: dict[str, tuple[Path, dict]]) -> str:
         counts = {m: missed.count(m) for m in dict.fromkeys(missed)}
         head += ["**Missed targets:** " + ", ".join(f"{n} ({k})" for n, k in counts.items()) + ".", ""]
     head += ["| benchmark | section |", "|---|---|"]
-    head += [f"| `{n}` | {RENDERERS.get(n, render_generic).__name__.removeprefix('render_')} |" for n in names]
+    head += [f"| `{n}` | {renderer_for(n).__name__.removeprefix('render_')} |" for n in names]
     return "\n".join(head + [""] + body).rstrip() + "\n"
 
 
