@@ -20,6 +20,10 @@ Two figures against which the simulators' throughput is judged (issue #8):
   average code object of the stream does per step on 1 thread), and the same regions empty:
   the fork/join cost per region and the time per step on 1 and 2 threads, with the OpenMP
   wait policies passive (threads sleep at the barrier) and active (they spin).
+* **Partitions** (:func:`measure_partitions`): the membrane update of a merged group after a
+  background written per subgroup (our PD14 layout) or over the whole group, on 1 and 2
+  threads: what moving cache lines between the cores costs when two code objects split the
+  same cells differently.
 
 Writes ``<out>/machine.json``.
 """
@@ -169,6 +173,98 @@ int main(int argc, char** argv) {
 """
 
 
+_PARTITION_SOURCE = r"""
+#include <omp.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+// argv: mode (0: writer per subgroup, 1: writer over the whole group), steps, then the subgroup sizes
+int main(int argc, char** argv) {
+    const int mode = std::atoi(argv[1]), steps = std::atoi(argv[2]);
+    std::vector<int> start(1, 0);
+    for (int k = 3; k < argc; ++k) start.push_back(start.back() + std::atoi(argv[k]));
+    const int n = start.back(), groups = static_cast<int>(start.size()) - 1;
+    std::vector<double> v(n, -65.0), I(n, 0.0), g(n, 0.0), w(n, 0.0);
+    std::vector<unsigned> next(n, 0);
+    using clock = std::chrono::steady_clock;
+    double t_write = 0.0, t_update = 0.0;
+    for (int s = 0; s < steps; ++s) {
+        auto t0 = clock::now();
+        // the background: each cell adds its input at its next event step (an event-gap-like write)
+        if (mode == 0) {
+            for (int k = 0; k < groups; ++k) {
+                #pragma omp parallel for schedule(static)
+                for (int i = start[k]; i < start[k + 1]; ++i)
+                    if (next[i] <= static_cast<unsigned>(s)) { I[i] += 0.1; next[i] = s + 1 + (i * 7 + s) % 13; }
+            }
+        } else {
+            #pragma omp parallel for schedule(static)
+            for (int i = 0; i < n; ++i)
+                if (next[i] <= static_cast<unsigned>(s)) { I[i] += 0.1; next[i] = s + 1 + (i * 7 + s) % 13; }
+        }
+        auto t1 = clock::now();
+        // the neuron state update over the whole (merged) group
+        #pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; ++i) {
+            const double dv = (-(v[i] + 65.0) + I[i] + g[i]) * 0.01;
+            v[i] += dv; I[i] *= 0.95; g[i] *= 0.9; w[i] += 0.001 * dv;
+            if (v[i] > -50.0) v[i] = -65.0;
+        }
+        auto t2 = clock::now();
+        t_write += std::chrono::duration<double>(t1 - t0).count();
+        t_update += std::chrono::duration<double>(t2 - t1).count();
+    }
+    std::printf("{\"threads\": %d, \"write_us\": %.6f, \"update_us\": %.6f, \"checksum\": %.6f}\n",
+                omp_get_max_threads(), 1e6 * t_write / steps, 1e6 * t_update / steps, v[n / 3] + I[n / 2]);
+    return 0;
+}
+"""
+
+
+def _compile_openmp(source_text: str, tmp: Path, stem: str) -> tuple[Path | None, str]:
+    """Compile a C++ probe with g++ -O2 -fopenmp; ``(binary, "")`` or ``(None, reason)``."""
+    compiler = shutil.which("g++")
+    if compiler is None:
+        return None, "no g++ on PATH"
+    source, binary = tmp / f"{stem}.cpp", tmp / stem
+    source.write_text(source_text)
+    built = subprocess.run([compiler, "-O2", "-fopenmp", str(source), "-o", str(binary)], capture_output=True, text=True)
+    if built.returncode != 0:
+        return None, f"g++ -fopenmp failed: {built.stderr.strip()[-300:]}"
+    return binary, ""
+
+
+def measure_partitions(steps: int, repeats: int) -> dict:
+    """Cost of a second thread when two code objects split the same cells differently.
+
+    Our PD14 draws the background in one code object per population (Brian2 splits each
+    population's cells between the threads) and updates the membrane in one code object
+    over the merged group (split once over all cells), so with 2 threads about half of the
+    cells the background just wrote belong to the other core in the update: their cache lines
+    move between the cores every step. The probe times the update after a writer split per
+    subgroup (``subgroups``, our layout) and after a writer split like the update
+    (``whole``), on PD14 scale-0.1 population sizes, active wait policy, best of ``repeats``.
+    """
+    import json
+
+    sizes = [str(max(1, round(0.1 * float(x)))) for x in pd14_model.N_FULL]
+    with tempfile.TemporaryDirectory() as tmp:
+        binary, reason = _compile_openmp(_PARTITION_SOURCE, Path(tmp), "partitions")
+        if binary is None:
+            return {"available": False, "reason": reason}
+        rows = []
+        for mode, label in ((0, "subgroups"), (1, "whole")):
+            for threads in (1, 2):
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "ACTIVE"}
+                runs = [json.loads(subprocess.run([str(binary), str(mode), str(steps), *sizes], capture_output=True,
+                                                  text=True, env=env, check=True).stdout) for _ in range(repeats)]
+                rows.append({"writer": label, "threads": threads, "write_us": min(r["write_us"] for r in runs),
+                             "update_us": min(r["update_us"] for r in runs)})
+    return {"available": True, "subgroup_sizes": [int(x) for x in sizes], "steps": steps,
+            "timing": f"best of {repeats}", "wait_policy": "active", "rows": rows}
+
+
 def measure_openmp_regions(steps: int, repeats: int) -> dict:
     """Fork/join cost of an OpenMP parallel region and the time of a stream-like step (see module doc).
 
@@ -176,16 +272,10 @@ def measure_openmp_regions(steps: int, repeats: int) -> dict:
     """
     import json
 
-    compiler = shutil.which("g++")
-    if compiler is None:
-        return {"available": False, "reason": "no g++ on PATH"}
     with tempfile.TemporaryDirectory() as tmp:
-        source, binary = Path(tmp) / "omp_regions.cpp", Path(tmp) / "omp_regions"
-        source.write_text(_OMP_SOURCE)
-        built = subprocess.run([compiler, "-O2", "-fopenmp", str(source), "-o", str(binary)],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            return {"available": False, "reason": f"g++ -fopenmp failed: {built.stderr.strip()[-300:]}"}
+        binary, reason = _compile_openmp(_OMP_SOURCE, Path(tmp), "omp_regions")
+        if binary is None:
+            return {"available": False, "reason": reason}
         rows = []
         for policy in ("passive", "active"):
             for threads in (1, 2):
@@ -217,9 +307,11 @@ def run(out_dir: Path, quick: bool) -> dict:
     delivery_full = [measure_delivery(t, n_spk, repeats, state_size=int(pd14_model.N_FULL.sum()))
                      for t in thread_counts]
     openmp = measure_openmp_regions(steps=500 if quick else 2000, repeats=3 if quick else 5)
+    partitions = measure_partitions(steps=5000 if quick else 20000, repeats=3 if quick else 5)
     doc = {
         "benchmark": "machine",
         "openmp_regions": openmp,
+        "openmp_partitions": partitions,
         "array_elements": n,
         "bandwidth": bandwidth,
         "numpy_copy_GBps": 16 * n / t_np / 1e9,
@@ -243,6 +335,9 @@ def run(out_dir: Path, quick: bool) -> dict:
     for row in openmp.get("rows", []):
         logger.info("OpenMP %s, %d thread(s): empty region %.2f µs, stream-like step %.0f µs",
                     row["wait_policy"], row["threads"], row["empty_region_us"], row["step_us"])
+    for row in partitions.get("rows", []):
+        logger.info("partitions, writer per %s, %d thread(s): write %.2f µs, update %.2f µs per step",
+                    row["writer"], row["threads"], row["write_us"], row["update_us"])
     write_json(Path(out_dir) / "machine.json", doc, overwrite=True)
     return doc
 

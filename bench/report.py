@@ -325,6 +325,21 @@ def render_machine(doc: dict, docs: dict) -> Section:
                      "(bench_machine.py); when a region's work is below its fork/join cost, 2 threads are slower than 1.")
     elif omp:
         notes.append(f"OpenMP probe not run: {omp.get('reason')}")
+    part = doc.get("openmp_partitions", {})
+    if part.get("available"):
+        rows = [[r["writer"], f"{r['threads']}", fmt(r["write_us"]), fmt(r["update_us"])] for r in part["rows"]]
+        tables.append(markdown_table(["background written per", "threads", "background (µs per step)",
+                                      "membrane update of the whole group (µs per step)"], rows))
+        upd = {(r["writer"], r["threads"]): r["update_us"] for r in part["rows"]}
+        if all(k in upd for k in (("subgroups", 1), ("subgroups", 2), ("whole", 2))):
+            notes.append(
+                f"Partition probe ({sum(part['subgroup_sizes']):,} cells in {len(part['subgroup_sizes'])} subgroups, "
+                f"PD14 scale 0.1): on 2 threads the update takes {fmt(upd[('subgroups', 2)])} µs per step after a "
+                f"background split per subgroup, {fmt(upd[('whole', 2)])} µs after one split like the update "
+                f"(1 thread: {fmt(upd[('subgroups', 1)])} µs); the difference is the cache lines that move between "
+                "the cores when two code objects split the same cells differently.")
+    elif part:
+        notes.append(f"Partition probe not run: {part.get('reason')}")
     return {"title": "Machine bounds (`machine`)",
             "what": ("streaming bandwidth (copy/triad of 512 MiB float64 arrays, best of 5; numpy copy "
                      f"{fmt(doc.get('numpy_copy_GBps'))} GB/s) and ideal synaptic deliveries per second "

@@ -173,6 +173,19 @@ def test_machine_section_shows_the_openmp_probe(report) -> None:
     assert missing["notes"] == ["OpenMP probe not run: no g++ on PATH"]
 
 
+def test_machine_section_shows_the_partition_probe(report) -> None:
+    rows = [{"writer": w, "threads": t, "write_us": 3.0, "update_us": u}
+            for w, t, u in (("subgroups", 1, 3.4), ("subgroups", 2, 6.9), ("whole", 1, 3.4), ("whole", 2, 3.3))]
+    doc = {"bandwidth": [{"threads": 1, "copy_GBps": 10.0, "triad_GBps": 12.0}],
+           "delivery": [{"threads": 1, "deliveries_per_s": 5.0e7}], "best_deliveries_per_s": 5.0e7,
+           "openmp_partitions": {"available": True, "subgroup_sizes": [2000, 5717], "rows": rows}}
+    section = report.render_machine(doc, {})
+    assert "| subgroups | 2 | 3.00 | 6.90 |" in section["tables"][-1]
+    assert ("on 2 threads the update takes 6.90 µs per step after a background split per subgroup, "
+            "3.30 µs after one split like the update (1 thread: 3.40 µs)") in section["notes"][-1]
+    assert "7,717 cells in 2 subgroups" in section["notes"][-1]
+
+
 def _load_bench(name: str):
     spec = importlib.util.spec_from_file_location(f"{name}_under_test", REPORT.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
