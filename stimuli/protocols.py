@@ -380,6 +380,13 @@ def _epochs_from_conditions(
     return epochs
 
 
+def _orientations(n_orientations: int) -> list[float]:
+    """``n_orientations`` equally spaced orientations in [0, 180) deg, checked."""
+    if int(n_orientations) != n_orientations or n_orientations < 1:
+        raise ConfigError(f"n_orientations must be a positive integer, got {n_orientations}")
+    return [180.0 * k / n_orientations for k in range(int(n_orientations))]
+
+
 def orientation_tuning_protocol(
     n_orientations: int = 8,
     phases_deg: Iterable[float] = (0.0, 90.0, 180.0, 270.0),
@@ -409,9 +416,7 @@ def orientation_tuning_protocol(
     >>> len(p.epochs), sorted(set(p.trials_table()["orientation_deg"].tolist()))
     (8, [0.0, 45.0, 90.0, 135.0])
     """
-    if int(n_orientations) != n_orientations or n_orientations < 1:
-        raise ConfigError(f"n_orientations must be a positive integer, got {n_orientations}")
-    orientations = [180.0 * k / n_orientations for k in range(int(n_orientations))]
+    orientations = _orientations(n_orientations)
     conditions = [
         Grating(orientation_deg=o, spatial_frequency_cpd=spatial_frequency_cpd,
                 temporal_frequency_hz=temporal_frequency_hz, phase_deg=float(ph), contrast=float(c),
@@ -456,13 +461,11 @@ def context_protocol(
     >>> p.trials_table()["label"].tolist()
     ['context_center', 'context_iso', 'context_cross', 'context_center', 'context_iso', 'context_cross']
     """
-    if int(n_orientations) != n_orientations or n_orientations < 1:
-        raise ConfigError(f"n_orientations must be a positive integer, got {n_orientations}")
     contexts = list(contexts)
     for name in contexts:
         if name not in CONTEXTS:
             raise ConfigError(f"contexts: unknown context {name!r}; valid: {list(CONTEXTS)}{suggest(name, CONTEXTS)}")
-    orientations = [180.0 * k / n_orientations for k in range(int(n_orientations))]
+    orientations = _orientations(n_orientations)
     conditions, labels = [], []
     for o, ph, name in itertools.product(orientations, list(phases_deg), contexts):
         relative = CONTEXTS[name]
@@ -498,9 +501,7 @@ def edge_protocol(
     >>> p.trials_table()["polarity"].tolist()  # shuffled by seed 0
     [1.0, 1.0, -1.0, -1.0]
     """
-    if int(n_orientations) != n_orientations or n_orientations < 1:
-        raise ConfigError(f"n_orientations must be a positive integer, got {n_orientations}")
-    orientations = [180.0 * k / n_orientations for k in range(int(n_orientations))]
+    orientations = _orientations(n_orientations)
     conditions = [
         Edge(orientation_deg=o, polarity=int(pol), position_deg=float(pos), contrast=contrast)
         for o, pol, pos in itertools.product(orientations, list(polarities), list(positions_deg))
