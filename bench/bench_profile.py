@@ -166,22 +166,16 @@ def _profile_root() -> Path:
 
 
 def _run_profiled(net, build_dir: Path, duration_s: float) -> dict:
-    """``net.run(profile=True)``, build, compile and run the standalone project; timings and the profile."""
-    from brian2 import device, second
+    """Run ``net`` with Brian2's profiler through :func:`circuits.simulate.run_network`; timings and the profile."""
+    from brian2 import second
 
-    t0 = time.perf_counter()
-    net.run(duration_s * second, profile=True)  # standalone: records the run and generates its code
-    codegen_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    device.run(directory=str(build_dir), with_output=False)
-    binary_wall = time.perf_counter() - t0
-    templates = {name: getattr(co, "template_name", "") for name, co in getattr(device, "code_objects", {}).items()}
-    objects = [[name, float(t / second), templates.get(name, "")] for name, t in net.profiling_info]
-    return {"codegen_s": codegen_s, "compile_s": compile_s, "binary_wall_s": binary_wall, "loop_s": float(device._last_run_time),
-            "n_code_objects": len(objects), "code_objects": sorted(objects, key=lambda o: -o[1])}
+    from circuits.simulate import run_network
+
+    timings = run_network(net, duration_s * second, directory=build_dir, profile=True)
+    objects = timings.extra["profile"]
+    return {"codegen_s": timings.extra["codegen_s"], "compile_s": timings.compile, "binary_wall_s": timings.simulate,
+            "loop_s": timings.extra["standalone_run_s"], "n_code_objects": len(objects),
+            "code_objects": sorted(objects, key=lambda o: -o[1])}
 
 
 def _profile_pd14(threads: int, quick: bool) -> dict:

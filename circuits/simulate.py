@@ -28,9 +28,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from brian2 import Network, Quantity, defaultclock, device, get_device, ms, prefs, set_device
+from brian2 import Network, Quantity, defaultclock, device, get_device, ms, prefs, second, set_device
 from brian2 import seed as brian_seed
 
 from analysis.errors import ConfigError, suggest
@@ -71,7 +72,7 @@ class RunTimings:
     compile: float = 0.0
     simulate: float = 0.0
     write: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
         """``{"build": ..., "compile": ..., "simulate": ..., "write": ...}`` plus extras."""
@@ -264,7 +265,8 @@ def last_standalone_loop_s() -> float:
     return float(getattr(all_devices["cpp_standalone"], "_last_run_time", float("nan")))
 
 
-def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLike[str] | None = None) -> RunTimings:
+def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLike[str] | None = None,
+                profile: bool = False) -> RunTimings:
     """Run ``net`` for ``duration`` on the active device and time the phases.
 
     Runtime: a first one-step run generates and compiles the code (``compile``), the rest
@@ -278,17 +280,24 @@ def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLik
     duration : Quantity (second)
     directory : path, optional
         Standalone project directory (the one given to :func:`configure_device`).
+    profile : bool
+        Time every code object (Brian2's ``profile=True``): ``extra["profile"]`` lists
+        ``[name, seconds, template]`` per code object (template ``""`` where unknown).
 
     Returns
     -------
     RunTimings
         ``compile`` and ``simulate`` filled in; ``extra["standalone_run_s"]`` is Brian's own
-        measure of the simulation loop in standalone mode.
+        measure of the simulation loop in standalone mode; with ``profile`` in standalone
+        mode also ``extra["codegen_s"]``, the time ``net.run`` took to record the run and
+        generate its code.
     """
     timings = RunTimings()
     dev = get_device()
     if dev.__class__.__name__ == "CPPStandaloneDevice":
-        net.run(duration)
+        t0 = time.perf_counter()
+        net.run(duration, profile=profile)
+        codegen = time.perf_counter() - t0
         t0 = time.perf_counter()
         dev.build(directory=str(directory) if directory else None, compile=True, run=False, with_output=False)
         timings.compile = time.perf_counter() - t0
@@ -298,15 +307,21 @@ def run_network(net: Network, duration: Quantity, *, directory: str | os.PathLik
         last = getattr(dev, "_last_run_time", None)
         if last is not None:
             timings.extra["standalone_run_s"] = float(last)
+        if profile:
+            timings.extra["codegen_s"] = codegen
+            templates = {name: getattr(co, "template_name", "") for name, co in getattr(dev, "code_objects", {}).items()}
+            timings.extra["profile"] = [[name, float(t / second), templates.get(name, "")] for name, t in net.profiling_info]
         return timings
     dt = defaultclock.dt
     t0 = time.perf_counter()
-    net.run(dt)
+    net.run(dt, profile=profile)
     timings.compile = time.perf_counter() - t0
     t0 = time.perf_counter()
     if duration > dt:
-        net.run(duration - dt)
+        net.run(duration - dt, profile=profile)
     timings.simulate = time.perf_counter() - t0
+    if profile:
+        timings.extra["profile"] = [[name, float(t / second), ""] for name, t in net.profiling_info]
     return timings
 
 

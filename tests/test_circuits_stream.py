@@ -316,3 +316,24 @@ def test_stream_without_hooks_gives_the_spikes_of_the_stream_with_every_hook(tmp
         np.testing.assert_array_equal(lean[name].node_ids, full[name].node_ids)
         np.testing.assert_array_equal(lean[name].times, full[name].times)
     assert sum(lean[name].n_spikes for name in lean.populations if not name.startswith("lgn")) > 50
+
+
+def test_run_network_profile_lists_every_code_object(brian2_numpy):
+    """``run_network(profile=True)`` returns Brian2's per-object times: the state updater,
+    thresholder and resetter of a NeuronGroup (the runtime lists the group itself too), all
+    non-negative, summing to no more than the run's wall time."""
+    from brian2 import Network, NeuronGroup, ms
+
+    from circuits.simulate import run_network
+
+    group = NeuronGroup(10, "dv/dt = (1.1 - v) / (10*ms) : 1", threshold="v > 1", reset="v = 0", method="exact",
+                        name="profiled_cells")
+    net = Network(group)
+    timings = run_network(net, 20 * ms, profile=True)
+    profile = timings.extra["profile"]
+    names = {name for name, _, _ in profile}
+    assert {"profiled_cells_spike_resetter", "profiled_cells_spike_thresholder", "profiled_cells_stateupdater"} <= names
+    assert all(name.startswith("profiled_cells") for name in names)
+    assert all(t >= 0 for _, t, _ in profile)
+    assert sum(t for _, t, _ in profile) <= timings.compile + timings.simulate
+    assert "profile" not in run_network(net, 1 * ms).extra  # only when asked
