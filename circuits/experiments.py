@@ -24,7 +24,10 @@ Layout of an experiment directory::
     OUT/report.md                     the tables in Markdown
 
 Each run executes in its own Python process: crashes stay contained, memory is returned,
-and ``cpp_standalone`` builds of one structure are recompiled incrementally.
+and ``cpp_standalone`` builds of one structure are recompiled incrementally. With
+``workers`` > 1, that many runs (and later that many variant × seed analyses) go at a time:
+on the 2-core reference machine two single-threaded runs use both cores, which one run on
+two OpenMP threads does not (docs/stream.md, "Threads").
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -501,6 +507,28 @@ _WORKER = (
 )
 
 
+#: Children of :func:`_run_child` still running (any thread), for :func:`_stop_children`.
+_CHILDREN: set[subprocess.Popen] = set()
+_CHILDREN_LOCK = threading.Lock()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask a child to stop (it removes its temporary file); kill it if it has not within a minute."""
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _stop_children() -> None:
+    """Stop every running child: an interrupt reaches only the main thread, not the pool's."""
+    with _CHILDREN_LOCK:
+        children = list(_CHILDREN)
+    for proc in children:
+        _stop(proc)
+
+
 def _run_child(code: str, *args: str) -> tuple[int, str, str]:
     """Run ``python -c code args...``; its exit code, standard output and error output.
 
@@ -509,15 +537,16 @@ def _run_child(code: str, *args: str) -> tuple[int, str, str]:
     """
     proc = subprocess.Popen([sys.executable, "-c", code, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(proc)
     try:
         stdout, stderr = proc.communicate()
     except BaseException:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         raise
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(proc)
     return proc.returncode, stdout, stderr
 
 
@@ -641,6 +670,7 @@ def run_experiment(
     first_seed: int = 1,
     analyse_only: bool = False,
     conditions: Sequence[str] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run every variant × seed of an experiment (resuming finished runs), then analyse.
 
@@ -667,6 +697,9 @@ def run_experiment(
     conditions : sequence of str, optional
         Run (and analyse) only these conditions of a multi-condition experiment (default
         all), e.g. ``["gratings"]`` of ``edge-tuning``; verdicts that need another are ``null``.
+    workers : int
+        Runs at a time, each in its own process (and variant × seed analyses at a time).
+        The results do not depend on it: every run draws from its own seeds.
 
     Returns
     -------
@@ -679,6 +712,8 @@ def run_experiment(
     variants = tuple(variants or spec.variants)
     if int(n_seeds) != n_seeds or n_seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {n_seeds}")
+    if int(workers) != workers or workers < 1:
+        raise ConfigError(f"--workers must be a positive integer, got {workers}")
     out = Path(out)
     results_path = out / "results.json"
     if results_path.exists() and not (overwrite or analyse_only):
@@ -710,22 +745,61 @@ def run_experiment(
             results_path.rename(out / f"results.before-{stamp}.json")
     elif len(todo) < len(configs):
         logger.info("resuming: %d of %d runs already finished", len(configs) - len(todo), len(configs))
-    # residual runs first: rate matching reads them
-    todo.sort(key=lambda key: key[0] == "hierarchical_rate_matched")
-    drives: dict[int, dict[str, float]] = {}
-    for variant, condition, seed in tqdm(todo, desc=name, unit="run", disable=not progress):
-        cfg = configs[(variant, condition, seed)]
-        if variant == "hierarchical_rate_matched":
-            if seed not in drives:
-                first = runs_of[variant][0]
-                residual = runs / run_filename("residual", runs_of["residual"][0] if "residual" in runs_of else first, seed)
-                drives[seed] = _rate_matching_drive(configs[(variant, first, seed)], out, seed, residual)
-            cfg = _run_config_with_drive(cfg, drives[seed])
-            configs[(variant, condition, seed)] = cfg
-        _run_one(cfg, runs / run_filename(variant, condition, seed))
+    _run_all(todo, configs, runs_of, out, workers=int(workers), desc=name, progress=progress)
     first = next(iter(configs))
     return analyse_experiment(name, out, variants, seeds, configs[first], overwrite=True,
-                              conditions={v: runs_of[v] for v in variants})
+                              conditions={v: runs_of[v] for v in variants}, workers=int(workers), progress=progress)
+
+
+def _run_all(todo: list[tuple[str, str, int]], configs: dict[tuple[str, str, int], dict[str, Any]],
+             runs_of: dict[str, list[str]], out: Path, *, workers: int, desc: str, progress: bool) -> None:
+    """Run every (variant, condition, seed) of ``todo``, ``workers`` child processes at a time.
+
+    A rate-matched run needs the drive of its seed, computed once from the finished residual
+    run of that seed: residual runs are queued first (the pool starts runs in queue order,
+    so a rate-matched run waits only for residual runs already running). After the first
+    failure nothing new starts; runs already going finish (their files are kept) and the
+    error is raised. Interrupted, the runs going are stopped.
+    """
+    runs = out / "runs"
+    todo = sorted(todo, key=lambda key: key[0] == "hierarchical_rate_matched")
+    drives: dict[int, dict[str, float]] = {}
+    drive_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+    futures: dict[tuple[str, str, int], Any] = {}
+
+    def run(key: tuple[str, str, int]) -> None:
+        variant, condition, seed = key
+        cfg = configs[key]
+        if variant == "hierarchical_rate_matched":
+            first = runs_of[variant][0]
+            residual_key = ("residual", runs_of["residual"][0] if "residual" in runs_of else first, seed)
+            if residual_key in futures:
+                futures[residual_key].result()  # the residual run of this seed failed: so does this one
+            with drive_locks[seed]:
+                if seed not in drives:
+                    drives[seed] = _rate_matching_drive(configs[(variant, first, seed)], out, seed,
+                                                        runs / run_filename(*residual_key))
+            cfg = _run_config_with_drive(cfg, drives[seed])
+            configs[key] = cfg
+        _run_one(cfg, runs / run_filename(*key))
+
+    with tqdm(total=len(todo), desc=desc, unit="run", disable=not progress) as bar, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run") as pool:
+        for key in todo:
+            futures[key] = pool.submit(run, key)
+        pending = set(futures.values())
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                bar.update(len(done))
+                for future in done:
+                    future.result()
+        except BaseException as exc:
+            for future in pending:
+                future.cancel()
+            if not isinstance(exc, VentralColumnsError):  # interrupted: stop the runs going too
+                _stop_children()
+            raise
 
 
 def _selected_conditions(spec: ExperimentSpec, stations: Sequence[str],
@@ -743,26 +817,50 @@ def _selected_conditions(spec: ExperimentSpec, stations: Sequence[str],
     return {name: available[name] for name in available if name in selected}
 
 
+def _metrics_of(name: str, out: Path, variant: str, seed: int,
+                conditions: Sequence[str]) -> dict[tuple[str, str, str], float]:
+    """The ``metrics`` of experiment ``name`` for the runs of one variant and seed."""
+    spec = get_spec(name)
+    if spec.conditions is None:
+        return spec.metrics(read_spike_record(out / "runs" / run_filename(variant, "", seed)))
+    return spec.metrics(RunRecords({c: out / "runs" / run_filename(variant, c, seed) for c in conditions}))
+
+
 def analyse_experiment(
     name: str, out: Path, variants: Sequence[str], seeds: Sequence[int], config: dict[str, Any], overwrite: bool = False,
-    conditions: dict[str, Sequence[str]] | None = None,
+    conditions: dict[str, Sequence[str]] | None = None, workers: int = 1, progress: bool = False,
 ) -> dict[str, Any]:
     """Compute the metrics of every run, write ``results.json``, figures and ``report.md``.
 
     ``conditions`` (variant → condition names) is needed for multi-condition experiments;
     their ``metrics`` function then receives a :class:`RunRecords` of one variant and seed.
+    With ``workers`` > 1 the variant × seed groups are analysed in that many processes
+    (the metrics are the same: each group's analysis draws from its own seeds).
     """
     spec = get_spec(name)
+    groups = [(variant, k, seed) for variant in variants for k, seed in enumerate(seeds)]
+    args = [(name, out, variant, seed, tuple((conditions or {}).get(variant, ()))) for variant, _, seed in groups]
+    bar = tqdm(total=len(groups), desc=f"{name} analysis", unit="run group", disable=not progress)
+    if workers > 1 and len(groups) > 1:
+        import multiprocessing
+
+        # spawn: a fresh interpreter per worker, no forked copy of this process' threads
+        with ProcessPoolExecutor(max_workers=min(workers, len(groups)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_metrics_of, *a) for a in args]
+            for future in futures:
+                future.add_done_callback(lambda _: bar.update())
+            results = [future.result() for future in futures]
+    else:
+        results = []
+        for a in args:
+            results.append(_metrics_of(*a))
+            bar.update()
+    bar.close()
     per_seed: dict[tuple[str, str, str, str], list[float]] = {}
-    for variant in variants:
-        for k, seed in enumerate(seeds):
-            if spec.conditions is None:
-                runs: Any = read_spike_record(out / "runs" / run_filename(variant, "", seed))
-            else:
-                names = (conditions or {}).get(variant, [])
-                runs = RunRecords({c: out / "runs" / run_filename(variant, c, seed) for c in names})
-            for (station, layer, metric), value in spec.metrics(runs).items():
-                per_seed.setdefault((variant, station, layer, metric), [math.nan] * len(seeds))[k] = value
+    for (variant, k, _), group_metrics in zip(groups, results):
+        for (station, layer, metric), value in group_metrics.items():
+            per_seed.setdefault((variant, station, layer, metric), [math.nan] * len(seeds))[k] = value
     metrics = build_metrics(per_seed)
     results = {
         "experiment": name,

@@ -498,7 +498,7 @@ def build_stream(
         # measured at scale 0.5-2 on 2 cores: 2 threads 1.7-3.3x slower than 1 (docs/stream.md, "Threads")
         logger.warning("run.threads = %d: this stream runs slower on several OpenMP threads than on one "
                        "(about 200 small code objects per step); give other cores other runs instead "
-                       "(`ventral-columns sweep --workers N`)", threads)
+                       "(`ventral-columns experiment|sweep --workers N`)", threads)
     if device == "cpp_standalone":
         build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), hooks, session=session))
     configure_device(device, target=cfg["run"]["codegen_target"], threads=threads, directory=build_dir,

@@ -132,6 +132,8 @@ def test_experiment_set_and_analyse_only_errors_exit_2(tmp_path):
                        "one value per key")
     _assert_user_error(_cli("experiment", "pd14", "--out", out, "--set", "stimulus.repeats=2"), "--set: pd14")
     _assert_user_error(_cli("experiment", "pd14", "--out", out, "--analyse-only"), "--analyse-only: pd14")
+    _assert_user_error(_cli("experiment", "pd14", "--out", out, "--workers", "2"), "--workers: pd14")
+    _assert_user_error(_cli("experiment", "edge-tuning", "--out", out, "--workers", "0"), "--workers")
     _assert_user_error(_cli("experiment", "edge-tuning", "--out", out, "--analyse-only", "--overwrite"),
                        "pass one of the two")
     assert not (tmp_path / "e").exists() or not any((tmp_path / "e").rglob("*.h5"))
@@ -150,8 +152,8 @@ def test_experiment_set_reaches_every_run(monkeypatch):
     monkeypatch.setattr(experiments, "run_experiment", fake_run_experiment)
     monkeypatch.setattr(experiments, "print_table", lambda results: "")
     status = main(["experiment", "edge-tuning", "--out", "x", "--device", "runtime", "--analyse-only",
-                   "--set", "run.background_sampler=per_step", "--set", "stimulus.repeats=5"])
-    assert status == 0 and seen["name"] == "edge-tuning" and seen["analyse_only"] is True
+                   "--set", "run.background_sampler=per_step", "--set", "stimulus.repeats=5", "--workers", "2"])
+    assert status == 0 and seen["name"] == "edge-tuning" and seen["analyse_only"] is True and seen["workers"] == 2
     # the runtime device's cython target and the --set keys, merged by table
     assert seen["overrides"] == {"run": {"codegen_target": "cython", "background_sampler": "per_step"},
                                  "stimulus": {"repeats": 5}}
