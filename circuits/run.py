@@ -338,7 +338,7 @@ def _apply_manipulations(stream: VentralStream, cfg: dict[str, Any]) -> dict[str
 
 @contextlib.contextmanager
 def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain_populations: list[str],
-                          hooks: dict[str, tuple[str, ...]], session: bool = False):
+                          hooks: dict[str, tuple[str, ...]]):
     """A build directory per network structure, locked while in use.
 
     Reusing the directory of the same structure lets ``make`` recompile only what changed
@@ -361,10 +361,6 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
         # a directory last built for another thread count gave wrong rates (issue #4 notes)
         "threads": cfg["run"]["threads"],
     }
-    if session:
-        # a session's main.cpp reads its seed from the environment: kept apart so that
-        # one-off runs and sessions of one structure do not recompile each other's main
-        structure["session"] = True
     key = hashlib.sha1(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:10]
     root = default_build_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -387,17 +383,32 @@ def _standalone_directory(params: VentralStreamParams, cfg: dict[str, Any], gain
 
 #: Standalone stores the LGN spike arrays with their length in the generated sources;
 #: rounding the length up keeps the sources identical across seeds and variants, so that a
-#: new run of the same structure recompiles almost nothing.
+#: new run of the same structure recompiles almost nothing. The smallest bucket:
 _SPIKE_BUCKET = 1 << 16
 
 
+def _padded_length(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`_SPIKE_BUCKET` and of a quarter of the power of two below it.
+
+    Relative steps of 1/8 to 1/4: the spike counts of two seeds of one protocol (a few per
+    cent apart) mostly share a length; the padding costs at most a quarter more memory.
+
+    Examples
+    --------
+    >>> _padded_length(1), _padded_length(1 << 16), _padded_length(1_900_000), _padded_length(2_000_000)
+    (65536, 65536, 2097152, 2097152)
+    """
+    step = max(_SPIKE_BUCKET, (1 << max(int(n).bit_length() - 1, 0)) // 4)
+    return -(-int(n) // step) * step
+
+
 def _pad_spikes(indices: np.ndarray, times: np.ndarray, n_cells: int, duration: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pad spike arrays to a multiple of :data:`_SPIKE_BUCKET` with spikes after the run's end.
+    """Pad spike arrays to :func:`_padded_length` with spikes after the run's end.
 
     The padding spikes (one per cell and time step, starting two steps after ``duration``)
     are never emitted: the simulation stops before them.
     """
-    n_pad = (-indices.size) % _SPIKE_BUCKET
+    n_pad = _padded_length(indices.size) - indices.size
     k = np.arange(n_pad)
     pad_idx = k % n_cells
     pad_t = duration + (2 + k // n_cells) * dt
@@ -442,22 +453,25 @@ class BuiltStream:
     build_time: float
 
 
-#: Environment variable read by a session's binary: the background seed of the next run.
+#: Environment variable read by every standalone binary of the stream: its background seed.
 NOISE_SEED_ENV = "VENTRAL_COLUMNS_BACKGROUND_SEED"
 
 
 def _noise_seed_code(n_generators: int) -> str:
-    # Brian2 writes the seed as a literal into main.cpp (a new seed recompiles it); a
-    # session's binary re-seeds from the environment instead, exactly as Brian2 seeds
-    # (generator k gets seed + k), so a rerun equals a fresh build with that seed.
+    # Brian2 writes the seed as a literal into main.cpp, so every new seed recompiled it
+    # (about 25 s at scale 1). The binary seeds from the environment instead, exactly as
+    # Brian2 seeds (generator k gets seed + k): the spikes equal those of the literal seed,
+    # and runs of one structure share one main.cpp. It refuses to run without the seed.
     return (
         "{\n"
         f"    const char* _vc_seed = getenv(\"{NOISE_SEED_ENV}\");\n"
-        "    if (_vc_seed != NULL) {\n"
-        "        const unsigned long _vc_value = strtoul(_vc_seed, NULL, 10);\n"
-        f"        for (int _i=0; _i<{n_generators}; _i++)\n"
-        "            brian::_random_generators[_i].seed(_vc_value + _i);\n"
+        "    if (_vc_seed == NULL) {\n"
+        f"        std::cerr << \"{NOISE_SEED_ENV} is not set (the background seed of the run)\" << std::endl;\n"
+        "        return 2;\n"
         "    }\n"
+        "    const unsigned long _vc_value = strtoul(_vc_seed, NULL, 10);\n"
+        f"    for (int _i=0; _i<{n_generators}; _i++)\n"
+        "        brian::_random_generators[_i].seed(_vc_value + _i);\n"
         "}"
     )
 
@@ -468,7 +482,6 @@ def build_stream(
     stack: contextlib.ExitStack,
     *,
     base: VentralStreamParams = DEFAULT_STREAM,
-    session: bool = False,
 ) -> BuiltStream:
     """Select the device and build the stream of a configuration (no simulation).
 
@@ -482,9 +495,12 @@ def build_stream(
         Holds the standalone build directory's lock for as long as the stack is open.
     base : VentralStreamParams
         Parameters the configuration modifies.
-    session : bool
-        Build for :class:`circuits.session.StreamSession`: the binary takes its background
-        seed from the environment (:data:`NOISE_SEED_ENV`), in a build directory of its own.
+
+    Notes
+    -----
+    On ``cpp_standalone`` the binary takes its background seed from the environment
+    (:data:`NOISE_SEED_ENV`, set for ``device.run``), so that main.cpp does not depend on
+    the seed and a run of an existing structure recompiles nothing.
     """
     t0 = time.perf_counter()
     seeds, protocol, mosaic = prepared.seeds, prepared.protocol, prepared.mosaic
@@ -500,14 +516,17 @@ def build_stream(
                        "(about 200 small code objects per step); give other cores other runs instead "
                        "(`ventral-columns experiment|sweep --workers N`)", threads)
     if device == "cpp_standalone":
-        build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), hooks, session=session))
+        build_dir = stack.enter_context(_standalone_directory(params, cfg, sorted(gains), hooks))
     configure_device(device, target=cfg["run"]["codegen_target"], threads=threads, directory=build_dir,
                      dt=prepared.dt * second)
-    seed_brian(seeds["background"])
-    if session:
+    if device == "cpp_standalone":
         from brian2 import device as brian_device
 
         brian_device.insert_code("main", _noise_seed_code(threads))
+        # every start of the binary (device.run) gets it; a session sets its own per run
+        brian_device.run_environment_variables[NOISE_SEED_ENV] = str(seeds["background"])
+    else:
+        seed_brian(seeds["background"])
     stream = build_ventral_stream(
         params, mosaic, seeds,
         charge_sample=cfg["recording"]["currents_sample"],

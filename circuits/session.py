@@ -58,7 +58,7 @@ from circuits.run import (
     standalone_spikes,
     write_run_results,
 )
-from circuits.simulate import environment_variable, last_standalone_loop_s, omp_wait_policy, reset_device, run_seeds
+from circuits.simulate import last_standalone_loop_s, omp_wait_policy, order_clock_resets, reset_device, run_seeds
 from columns.column import _holder, _offset
 
 __all__ = ["StreamSession"]
@@ -108,8 +108,9 @@ class StreamSession:
         try:
             t0 = time.perf_counter()
             self.prepared = prepare_run(cfg)
-            self.built = build_stream(cfg, self.prepared, self._stack, base=base, session=True)
+            self.built = build_stream(cfg, self.prepared, self._stack, base=base)
             self.built.stream.network.run(self.prepared.protocol.duration * second)
+            order_clock_resets(self.built.stream.network)
             self.build_time = time.perf_counter() - t0
             t0 = time.perf_counter()
             device.build(directory=str(self.built.build_dir), compile=True, run=False, with_output=False)
@@ -251,8 +252,9 @@ class StreamSession:
         run_args = self._weight_run_args(weight_scale)
         stream, duration = self.built.stream, self.prepared.protocol.duration
         t0 = time.perf_counter()
-        with environment_variable(NOISE_SEED_ENV, str(seeds["background"])), \
-                omp_wait_policy(self.cfg["run"]["omp_wait_policy"]):
+        # device.run hands the binary this dict over the process environment
+        self._device.run_environment_variables[NOISE_SEED_ENV] = str(seeds["background"])
+        with omp_wait_policy(self.cfg["run"]["omp_wait_policy"]):
             self._device.run(directory=str(self.built.build_dir), with_output=False, run_args=run_args)
         binary = time.perf_counter() - t0
         loop = last_standalone_loop_s()

@@ -337,3 +337,22 @@ def test_run_network_profile_lists_every_code_object(brian2_numpy):
     assert all(t >= 0 for _, t, _ in profile)
     assert sum(t for _, t, _ in profile) <= timings.compile + timings.simulate
     assert "profile" not in run_network(net, 1 * ms).extra  # only when asked
+
+
+def test_lgn_spike_padding_lengths():
+    """Standalone keeps the LGN spike count in main.cpp: padded lengths are coarse, so seeds
+    of one protocol share one (no recompilation), at a bounded memory cost."""
+    import numpy as np
+
+    from circuits.run import _SPIKE_BUCKET, _pad_spikes, _padded_length
+
+    for n in (0, 1, 65_535, 65_536, 65_537, 300_001, 1_000_000, 1_966_080, 2_000_000, 9_999_999):
+        length = _padded_length(n)
+        assert length >= n and length % _SPIKE_BUCKET == 0
+        assert length - n < _SPIKE_BUCKET or length <= 1.25 * n  # at most a bucket, or a quarter more
+    # two seeds' counts 2 % apart inside one step share a length
+    assert _padded_length(1_850_000) == _padded_length(1_887_000) == 2_097_152
+    indices, times = np.array([0, 1, 2]), np.array([0.01, 0.02, 0.03])
+    idx, t = _pad_spikes(indices, times, n_cells=10, duration=0.5, dt=1e-4)
+    assert idx.size == _SPIKE_BUCKET and np.array_equal(idx[:3], indices) and np.array_equal(t[:3], times)
+    assert t[3:].min() > 0.5 and idx.max() < 10  # never emitted: after the run's end, valid cells

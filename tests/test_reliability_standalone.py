@@ -95,3 +95,89 @@ def test_hook_free_build_gives_the_spikes_of_the_build_with_every_hook(tmp_path)
     for population in lean.populations:
         np.testing.assert_array_equal(lean[population].node_ids, full[population].node_ids)
         np.testing.assert_array_equal(lean[population].times, full[population].times)
+
+
+_RUN_SEED = _RUN.replace(f'"master_seed": {MASTER_SEED}', '"master_seed": int(sys.argv[2])')
+
+#: Brian2's own seeding (the literal ``seed(...)`` in main.cpp) instead of the environment's.
+_RUN_LITERAL_SEED = _RUN_SEED.replace(
+    "from circuits.run import run_stream\n",
+    "from circuits.run import run_stream\n"
+    "import circuits.run\n"
+    "from circuits.simulate import derive_seeds, seed_brian\n"
+    "circuits.run._noise_seed_code = lambda n: ''\n"
+    "_configure = circuits.run.configure_device\n"
+    "def _literal(*args, **kwargs):\n"
+    "    _configure(*args, **kwargs)\n"
+    "    seed_brian(derive_seeds(int(sys.argv[2]))['background'])\n"
+    "circuits.run.configure_device = _literal\n",
+)
+
+
+def _objects(build: Path) -> dict[str, int]:
+    return {str(p.relative_to(build)): p.stat().st_mtime_ns for p in build.rglob("*.o")}
+
+
+@pytest.mark.slow
+@pytest.mark.compiled
+def test_a_new_seed_recompiles_nothing_and_keeps_brians_seeding(tmp_path):
+    """A second master seed of a built structure rebuilds no object file (main.cpp no longer
+    holds the seed, nor the clocks in address order), and the binary seeded from the
+    environment gives the spikes of Brian2's literal seed (expected: bit-identical)."""
+    build = tmp_path / "build"
+    env = {**os.environ, "VENTRAL_COLUMNS_BUILD_DIR": str(build)}
+
+    def run(code: str, name: str, seed: int) -> Path:
+        path = tmp_path / name
+        proc = subprocess.run([sys.executable, "-c", code, str(path), str(seed)], capture_output=True, text=True,
+                              cwd=REPO, env=env, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return path
+
+    first = run(_RUN_SEED, "seed7.h5", 7)
+    (directory,) = [p for p in build.iterdir() if p.is_dir()]
+    main_cpp, objects = (directory / "main.cpp").read_text(), _objects(directory)
+    second = run(_RUN_SEED, "seed8.h5", 8)
+    assert (directory / "main.cpp").read_text() == main_cpp
+    assert _objects(directory) == objects  # not one file recompiled
+    literal = run(_RUN_LITERAL_SEED, "seed7_literal.h5", 7)
+    a, b, c = (read_spike_record(p) for p in (first, second, literal))
+    assert sum(a[p].n_spikes for p in a.populations if p.startswith("v1_")) > 0
+    assert any(not np.array_equal(a[p].times, b[p].times) for p in a.populations)  # another seed, other spikes
+    for population in a.populations:
+        np.testing.assert_array_equal(a[population].node_ids, c[population].node_ids)
+        np.testing.assert_array_equal(a[population].times, c[population].times)
+
+
+def test_clock_resets_are_put_in_name_order_whatever_the_set_order(tmp_path):
+    """Brian2 records the clock resets of a run in the iteration order of a set of clocks
+    (memory addresses); after ``order_clock_resets`` main.cpp lists them by array name, the
+    same in every process. Other queue items keep their places. Recorded, never compiled."""
+    import random
+
+    from brian2 import Network, NeuronGroup, StateMonitor, get_device, ms
+
+    from circuits.simulate import configure_device, order_clock_resets, reset_device
+
+    configure_device("cpp_standalone", directory=tmp_path / "build")
+    try:
+        group = NeuronGroup(3, "dv/dt = -v / (10*ms) : 1", name="g")
+        monitors = [StateMonitor(group, "v", record=True, dt=(k + 2) * 0.1 * ms, name=f"m{k}") for k in range(6)]
+        net = Network(group, *monitors, name="net")
+        net.run(1 * ms)
+        queue = get_device().main_queue
+        resets = [k for k, item in enumerate(queue)
+                  if item[0] == "set_by_single_value" and item[1][0].endswith(("clock_t", "clock_timestep"))]
+        assert len(resets) == 2 * 7  # t and timestep of defaultclock and of the 6 monitor clocks
+        lo, hi = min(resets), max(resets) + 1
+        assert resets == list(range(lo, hi))  # one block
+        before, after = queue[:lo], queue[hi:]
+        block = queue[lo:hi]
+        random.Random(1).shuffle(block)  # any set order
+        queue[lo:hi] = block
+        assert order_clock_resets(net) == 1
+        names = [item[1][0] for item in queue[lo:hi]]
+        assert names == sorted(names) and sorted(names) == sorted(item[1][0] for item in block)
+        assert queue[:lo] == before and queue[hi:] == after
+    finally:
+        reset_device()
