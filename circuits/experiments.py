@@ -755,14 +755,17 @@ def _run_all(todo: list[tuple[str, str, int]], configs: dict[tuple[str, str, int
              runs_of: dict[str, list[str]], out: Path, *, workers: int, desc: str, progress: bool) -> None:
     """Run every (variant, condition, seed) of ``todo``, ``workers`` child processes at a time.
 
-    A rate-matched run needs the drive of its seed, computed once from the finished residual
-    run of that seed: residual runs are queued first (the pool starts runs in queue order,
-    so a rate-matched run waits only for residual runs already running). After the first
+    Runs are queued seed by seed, so that runs going at the same time tend to be other
+    conditions, i.e. other network structures, each reusing its own compiled build rather
+    than compiling a second copy of one structure for the second worker. A rate-matched run
+    needs the drive of its seed, computed once from the finished residual run of that seed:
+    residual runs are queued before every rate-matched one (the pool starts runs in queue
+    order, so a rate-matched run waits only for residual runs already running). After the first
     failure nothing new starts; runs already going finish (their files are kept) and the
     error is raised. Interrupted, the runs going are stopped.
     """
     runs = out / "runs"
-    todo = sorted(todo, key=lambda key: key[0] == "hierarchical_rate_matched")
+    todo = sorted(todo, key=lambda key: (key[0] == "hierarchical_rate_matched", key[2]))
     drives: dict[int, dict[str, float]] = {}
     drive_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
     futures: dict[tuple[str, str, int], Any] = {}

@@ -300,6 +300,8 @@ def test_run_all_order_concurrency_and_failure(tmp_path, monkeypatch):
     configs = {key: {} for key in todo}
     experiments._run_all(list(reversed(todo)), configs, runs_of, tmp_path, workers=2, desc="t", progress=False)
     assert running[1] == 2 and len(events) == 2 * len(todo)
+    # seed by seed: the two runs going at first are the two conditions of seed 1 (two structures)
+    assert {name for _, name in events[:2]} == {"residual_a_seed1.h5", "residual_b_seed1.h5"}
     assert sorted(drives) == [1, 2, 3]  # once per seed, though two conditions need it
     assert all(configs[key]["drive"] == {"v1": 1.0} for key in todo if key[0] == "hierarchical_rate_matched")
 
